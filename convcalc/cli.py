@@ -1,0 +1,237 @@
+"""The command line: parse → library call → render → exit status. Nothing else lives here."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .errors import ConvcalcError, ExitStatus, SpecError
+
+app = typer.Typer(
+    name="convcalc", add_completion=False, no_args_is_help=True,
+    pretty_exceptions_enable=False, rich_markup_mode=None,
+    help="Shapes, parameters, MACs/FLOPs and receptive fields of convolutional networks — "
+         "exact, framework-free, conventions stated.\n\n"
+         "  convcalc layer --k 3 --s 2 --p 1 --n 224      one layer\n\n"
+         "  convcalc net examples/vgg16.yaml               a whole network from YAML\n\n"
+         "  convcalc check examples/*.yaml                 CI gate over architecture YAMLs\n\n"
+         "  convcalc ops                                   every op, its keys and formulas")
+
+FORMAT_HELP = "table (for people) or json (for machines)"
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"convcalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    pass
+
+
+# -- parsing command-line values ----------------------------------------------------------
+
+_SEP = re.compile(r"[x×,]")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _components(text: str, option: str) -> list[str]:
+    parts = [p.strip() for p in _SEP.split(text.strip())]
+    if not text.strip() or any(not p for p in parts):
+        raise SpecError(f"{option}: cannot read {text!r}", hint="write 3, 3x1 or 224x192")
+    return parts
+
+
+def _int_or_list(text: str | None, option: str):
+    if text is None:
+        return None
+    parts = _components(text, option)
+    values = []
+    for p in parts:
+        if not re.fullmatch(r"-?\d+", p):
+            raise SpecError(f"{option}: {p!r} is not an integer", hint="write 3 or 3x1")
+        values.append(int(p))
+    return values[0] if len(values) == 1 else values
+
+
+def _sizes(text: str, option: str):
+    from .dims import symbol
+
+    sizes = []
+    for p in _components(text, option):
+        if re.fullmatch(r"-?\d+", p):
+            v = int(p)
+            if v < 1:
+                raise SpecError(f"{option}: sizes must be positive, got {v}")
+            sizes.append(v)
+        elif _NAME.match(p):
+            sizes.append(symbol(p))
+        else:
+            raise SpecError(f"{option}: {p!r} is neither a size nor a symbol name",
+                            hint="write 224, 224x192 or HxW")
+    return sizes
+
+
+def _value(text: str):
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if re.fullmatch(r"-?\d+(?:[x×,]-?\d+)*", text):
+        return _int_or_list(text, "--arg")
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _fail(err: ConvcalcError):
+    from .render import error
+
+    error(err)
+    raise typer.Exit(ExitStatus.INVALID)
+
+
+# -- convcalc layer ------------------------------------------------------------------------
+
+@app.command(help="One layer: output size (with the formula), params, MACs, FLOPs and "
+                  "receptive field.\n\n"
+                  "Examples:\n\n"
+                  "  convcalc layer --k 3 --s 2 --p 1 --n 224\n\n"
+                  "  convcalc layer --k 3 --p 1 --n 56 --cin 64 --cout 128\n\n"
+                  "  convcalc layer -t deconv --k 4 --s 2 --p 1 --n 32 --cin 64 --cout 32\n\n"
+                  "  convcalc layer -t maxpool --k 3 --s 2 --ceil --n 112\n\n"
+                  "  convcalc layer -t sepconv --k 3 --n 56 --cin 32 --cout 64 --p same\n\n"
+                  "  convcalc layer --k 3 --s 2 --n HxW          (symbolic: (H - 1)//2 + 1)\n\n"
+                  "  convcalc layer --k 3 --n 224 --out 224      (solve: p = 1)")
+def layer(
+    type_: str = typer.Option("conv", "--type", "-t", help="op name (see `convcalc ops`)."),
+    n: Optional[str] = typer.Option(None, "--n", help="input spatial size: 224, 224x192, "
+                                    "16x112x112, or symbols H, HxW. Omitted: formula in n."),
+    k: Optional[str] = typer.Option(None, "--k", help="kernel size: 3 or 3x1 per axis."),
+    s: Optional[str] = typer.Option(None, "--s", help="stride."),
+    p: Optional[str] = typer.Option(None, "--p", help="padding: 1, 1x0, same, valid or full."),
+    d: Optional[str] = typer.Option(None, "--d", help="dilation."),
+    g: Optional[int] = typer.Option(None, "--g", help="groups."),
+    op: Optional[str] = typer.Option(None, "--op", help="output_padding (transposed conv)."),
+    cin: Optional[int] = typer.Option(None, "--cin", help="input channels."),
+    cout: Optional[int] = typer.Option(None, "--cout", help="output channels (out)."),
+    ceil: bool = typer.Option(False, "--ceil", help="ceil_mode (pooling)."),
+    bias: Optional[bool] = typer.Option(None, "--bias/--no-bias", help="bias (default on)."),
+    out: Optional[str] = typer.Option(None, "--out", help="solve: the wanted output size; "
+                                      "finds the one missing of p, k, s, d (or op)."),
+    arg: List[str] = typer.Option([], "--arg", "-a", help="any other key of the op, "
+                                  "KEY=VALUE (e.g. -a mult=2, -a mode=bilinear)."),
+    format: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    try:
+        _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
+    except ConvcalcError as err:
+        _fail(err)
+
+
+def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format):
+    from .core import Shape
+    from . import ops
+
+    if format not in ("table", "json"):
+        raise SpecError(f"--format must be table or json, got {format!r}")
+    opdef = ops.resolve(type_)
+    raw: dict = {}
+    for key, text in (("k", k), ("s", s), ("d", d), ("op", op)):
+        value = _int_or_list(text, f"--{key}")
+        if value is not None:
+            raw[key] = value
+    if p is not None:
+        raw["p"] = p if p in ops.PAD_MODES else _int_or_list(p, "--p")
+    if g is not None:
+        raw["g"] = g
+    if cout is not None:
+        raw["out"] = cout
+    if ceil:
+        raw["ceil"] = True
+    if bias is not None:
+        raw["bias"] = bias
+    for item in arg:
+        key, eq, text = item.partition("=")
+        if not eq or not key:
+            raise SpecError(f"--arg: expected KEY=VALUE, got {item!r}")
+        raw[key.strip()] = _value(text.strip())
+    if cin is not None and cin < 1:
+        raise SpecError(f"--cin must be positive, got {cin}")
+
+    # the rank is the component count of --n or of any AxB option; plain numbers broadcast
+    sizes = _sizes(n, "--n") if n is not None else None
+    lengths = [len(v) for v in raw.values() if isinstance(v, list)]
+    if sizes is not None and len(sizes) > 1:
+        lengths.append(len(sizes))
+    if len(set(lengths)) > 1:
+        raise SpecError("options give different numbers of axes: "
+                        + ", ".join(sorted({str(v) for v in lengths})))
+    rank = lengths[0] if lengths else (0 if opdef.ranks == (0,) else 2)
+    if sizes is None:
+        if out is not None:
+            raise SpecError("--out needs --n")
+        from .dims import symbol
+
+        sizes = [symbol("n")]
+    spatial = sizes * rank if len(sizes) == 1 else sizes
+    x = Shape(cin, tuple(spatial))
+
+    if out is not None:
+        from .solve import missing_key, solve
+        from . import render
+
+        wanted = _int_or_list(out, "--out")
+        wanted = tuple(wanted) if isinstance(wanted, list) else (wanted,) * x.rank
+        if len(wanted) != x.rank:
+            raise SpecError(f"--out has {len(wanted)} sizes but --n has {x.rank}")
+        key = missing_key(opdef.name, set(ops.KEY_ALIASES.get(r, r) for r in raw))
+        sol = solve(opdef.name, x, raw, wanted, key)
+        if format == "json":
+            print(render.solve_json(sol, opdef.name))
+        else:
+            for line in render.solution_text(sol):
+                print(line)
+        if not any(sol.per_axis):
+            raise typer.Exit(ExitStatus.INVALID)
+        return
+
+    from .walk import layer_report
+    from . import render
+
+    report = layer_report(type_, x, raw)
+    if format == "json":
+        print(render.layer_json(report))
+    else:
+        render.print_layer(report)
+
+
+@app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "
+                  "formulas.")
+def ops(format: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP)) -> None:
+    from . import render
+
+    render.print_ops(format)
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as err:
+        # click's UsageError and friends (vendored inside newer typer): one line, exit 2
+        if not hasattr(err, "format_message") or not hasattr(err, "exit_code"):
+            raise
+        ctx = getattr(err, "ctx", None)
+        hint = f" (hint: {ctx.command_path} --help)" if ctx is not None else ""
+        print(f"error: {err.format_message()}{hint}", file=sys.stderr)
+        sys.exit(ExitStatus.INVALID)
+    sys.exit(code or 0)

@@ -1,0 +1,904 @@
+"""THE op table: one pure function per op, registered by name with its keys and formulas.
+
+``apply(name, shape, args)`` normalises the arguments once (per-axis tuples, padding pairs,
+type and range checks) and calls the op's function, which returns an :class:`Effect`.
+Conv-like ops share one window formula (:func:`_window`), one transposed formula
+(:func:`_transposed`) and one cost formula (:func:`_conv_cost`).
+
+Sources: output sizes follow the PyTorch docs of Conv{1,2,3}d, ConvTranspose{1,2,3}d,
+MaxPool/AvgPool (ceil_mode clip rule from aten's ``pooling_output_shape``), AdaptiveAvgPool
+(window ``[floor(i*n/o), ceil((i+1)*n/o))``), Upsample, PixelShuffle; the arithmetic is
+Dumoulin & Visin, "A guide to convolution arithmetic for deep learning" (arXiv:1603.07285);
+receptive fields follow Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional
+Neural Networks" (Distill, 2019).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import gcd
+from typing import Any, Callable
+
+from .core import Effect, RFStep, Shape, IDENTITY
+from .dims import Dim, floordiv, fmt, is_symbolic, prod
+from .errors import ShapeError, SpecError, did_you_mean
+
+REQUIRED = object()
+SAME_AS_K = object()  # pooling: stride defaults to the kernel size
+
+# PyTorch's argument names, accepted as aliases of the short keys (SPEC §2.5).
+KEY_ALIASES = {
+    "out_channels": "out", "out_features": "out", "output_size": "out",
+    "kernel_size": "k", "stride": "s", "padding": "p", "dilation": "d",
+    "groups": "g", "num_groups": "g", "output_padding": "op", "ceil_mode": "ceil",
+    "scale_factor": "scale", "upscale_factor": "r", "negative_slope": "slope",
+    "num_parameters": "num", "squeeze_channels": "squeeze", "deform_groups": "offset_groups",
+}
+
+PAD_MODES = ("same", "valid", "full")
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: str  # count | axes | axes0 | pad | bool | enum | int0 | prob | real
+    default: Any = REQUIRED
+    choices: tuple = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    fn: Callable[[Shape, "Args"], Effect]
+    keys: dict[str, Key]
+    aliases: tuple[str, ...]
+    summary: str
+    shape_rule: str
+    cost_rule: str
+    ranks: tuple[int, ...]
+
+
+OPS: dict[str, OpDef] = {}
+ALIASES: dict[str, str] = {}
+RANKED_ALIASES: dict[str, int] = {}
+
+
+class Args(dict):
+    def __getattr__(self, name: str) -> Any:
+        return self[name]
+
+
+def register(name: str, *keys: Key, aliases: tuple[str, ...] = (), summary: str,
+             shape: str, cost: str, ranks: tuple[int, ...] = (1, 2, 3)):
+    def deco(fn):
+        OPS[name] = OpDef(name, fn, {k.name: k for k in keys}, aliases, summary, shape, cost,
+                          ranks)
+        for alias in aliases:
+            ALIASES[alias] = name
+        return fn
+
+    return deco
+
+
+def resolve(name: str) -> OpDef:
+    if name in OPS:
+        return OPS[name]
+    if name in ALIASES:
+        return OPS[ALIASES[name]]
+    raise SpecError(f"unknown op '{name}'",
+                    hint=did_you_mean(name, [*OPS, *ALIASES]) or "`convcalc ops` lists them")
+
+
+def known_op(name: str) -> bool:
+    return name in OPS or name in ALIASES
+
+
+def apply(name: str, x: Shape, raw: dict[str, Any], *, lenient: bool = False) -> Effect:
+    """Run op ``name`` on input shape ``x`` with user arguments ``raw``.
+
+    ``lenient`` lets ``out`` be missing (``convcalc layer`` without ``--cout``): the output
+    channels are then unknown and so are the costs that need them."""
+    opdef = resolve(name)
+    want_rank = RANKED_ALIASES.get(name)
+    if want_rank is not None and x.rank != want_rank:
+        raise ShapeError(f"{name} needs {want_rank} spatial axes, the input {x} has {x.rank}")
+    if opdef.ranks and x.rank not in opdef.ranks:
+        need = ", ".join(map(str, opdef.ranks))
+        hint = "add `flatten` before it" if opdef.ranks == (0,) else None
+        raise ShapeError(f"{opdef.name} works on inputs with {need} spatial axes, "
+                         f"the input {x} has {x.rank}", hint=hint)
+    given: dict[str, tuple[str, Any]] = {}
+    for key, value in raw.items():
+        canon = KEY_ALIASES.get(key, key)
+        if canon not in opdef.keys:
+            allowed = ", ".join(opdef.keys) or "no keys"
+            raise SpecError(f"{opdef.name} has no key '{key}' (it takes {allowed})", key=key,
+                            hint=did_you_mean(key, [*opdef.keys, *(
+                                a for a, c in KEY_ALIASES.items() if c in opdef.keys)]))
+        if canon in given:
+            raise SpecError(f"{opdef.name}: '{key}' repeats '{given[canon][0]}'", key=key)
+        given[canon] = (key, value)
+    args = Args()
+    for key in opdef.keys.values():
+        if key.name in given:
+            spelled, value = given[key.name]
+            args[key.name] = _normalise(opdef.name, key, spelled, value, x.rank)
+        elif key.default is REQUIRED:
+            if lenient and key.name == "out":
+                args[key.name] = None
+                continue
+            raise SpecError(f"{opdef.name} needs '{key.name}'", key=key.name)
+        elif key.default is SAME_AS_K:
+            args[key.name] = args["k"]
+        elif key.kind in ("axes", "axes0") and key.default is not None:
+            args[key.name] = (key.default,) * x.rank
+        elif key.kind == "pad" and isinstance(key.default, int):
+            args[key.name] = ((key.default, key.default),) * x.rank
+        else:
+            args[key.name] = key.default
+    return opdef.fn(x, args)
+
+
+# -- argument normalisation ---------------------------------------------------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int(op: str, key: str, v: Any, minimum: int) -> int:
+    if not _is_int(v):
+        kind = "a boolean" if isinstance(v, bool) else f"{type(v).__name__} {v!r}"
+        raise SpecError(f"{op}: '{key}' must be an integer, got {kind}", key=key)
+    if v < minimum:
+        what = "positive" if minimum == 1 else "zero or more"
+        raise SpecError(f"{op}: '{key}' must be {what}, got {v}", key=key)
+    return v
+
+
+def _per_axis(op: str, key: str, v: Any, rank: int, minimum: int) -> tuple[int, ...]:
+    if isinstance(v, (list, tuple)):
+        if len(v) != rank:
+            raise SpecError(f"{op}: '{key}' has {len(v)} values but the input has {rank} "
+                            f"spatial axes", key=key)
+        return tuple(_int(op, key, item, minimum) for item in v)
+    return (_int(op, key, v, minimum),) * rank
+
+
+def _normalise(op: str, key: Key, spelled: str, v: Any, rank: int) -> Any:
+    kind = key.kind
+    if kind == "count":
+        return _int(op, spelled, v, 1)
+    if kind == "int0":
+        return _int(op, spelled, v, 0)
+    if kind == "axes":
+        return _per_axis(op, spelled, v, rank, 1)
+    if kind == "axes0":
+        return _per_axis(op, spelled, v, rank, 0)
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise SpecError(f"{op}: '{spelled}' must be true or false, got {v!r}", key=spelled)
+        return v
+    if kind == "enum":
+        if v not in key.choices:
+            raise SpecError(f"{op}: '{spelled}' must be one of {', '.join(key.choices)}, "
+                            f"got {v!r}", key=spelled,
+                            hint=did_you_mean(str(v), key.choices))
+        return v
+    if kind in ("prob", "real"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SpecError(f"{op}: '{spelled}' must be a number, got {v!r}", key=spelled)
+        if kind == "prob" and not 0 <= v < 1:
+            raise SpecError(f"{op}: '{spelled}' must be in [0, 1), got {v}", key=spelled)
+        return v
+    if kind == "pad":
+        if isinstance(v, str):
+            if v not in PAD_MODES:
+                raise SpecError(f"{op}: padding must be a number, per-axis numbers, "
+                                f"[lo, hi] pairs or one of {', '.join(PAD_MODES)}; got {v!r}",
+                                key=spelled, hint=did_you_mean(v, PAD_MODES))
+            return v
+        if isinstance(v, (list, tuple)):
+            if len(v) != rank:
+                raise SpecError(f"{op}: '{spelled}' has {len(v)} values but the input has "
+                                f"{rank} spatial axes", key=spelled)
+            pairs = []
+            for item in v:
+                if isinstance(item, (list, tuple)):
+                    if len(item) != 2:
+                        raise SpecError(f"{op}: a padding pair is [lo, hi], got {list(item)}",
+                                        key=spelled)
+                    pairs.append((_int(op, spelled, item[0], 0), _int(op, spelled, item[1], 0)))
+                else:
+                    n = _int(op, spelled, item, 0)
+                    pairs.append((n, n))
+            return tuple(pairs)
+        n = _int(op, spelled, v, 0)
+        return ((n, n),) * rank
+    raise AssertionError(kind)
+
+
+# -- the shared formulas -----------------------------------------------------------------
+
+AXIS_NAMES = {0: (), 1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def _pads(op: str, pad, k, d, s) -> tuple[tuple[int, int], ...]:
+    """Resolve padding modes into per-axis (lo, hi) pairs.
+
+    'same' follows PyTorch: total d*(k-1), the odd extra on the end side, stride 1 only.
+    'full' is Dumoulin & Visin's full padding: d*(k-1) on each side (not a PyTorch mode)."""
+    if not isinstance(pad, str):
+        return pad
+    if pad == "valid":
+        return ((0, 0),) * len(k)
+    if pad == "same":
+        if any(si != 1 for si in s):
+            raise ShapeError(f"{op}: padding='same' needs stride 1 (PyTorch's rule), "
+                             f"got stride {_axes_text(s)}", key="p")
+        return tuple(((di * (ki - 1)) // 2, di * (ki - 1) - (di * (ki - 1)) // 2)
+                     for ki, di in zip(k, d))
+    return tuple((di * (ki - 1), di * (ki - 1)) for ki, di in zip(k, d))
+
+
+def _axes_text(values) -> str:
+    return "x".join(str(v) for v in values)
+
+
+def _pad_text(lo: int, hi: int) -> str:
+    return f"2*{lo}" if lo == hi else f"{lo} + {hi}"
+
+
+def _window(op: str, axis: str, n: Dim, k: int, s: int, lo: int, hi: int, d: int,
+            ceil: bool = False) -> tuple[Dim, str, RFStep]:
+    """Output size of a sliding window (conv or pool) along one axis.
+
+    PyTorch (Conv2d / MaxPool2d docs; D&V relationship 6 and 15):
+        out = floor((n + lo + hi - d*(k - 1) - 1)/s) + 1
+    ceil_mode replaces floor by ceil, then drops the last window if it would start in the right
+    padding (aten pooling_output_shape). Both are one floor: with e = d*(k-1) + 1,
+        out = floor((n + lo + hi - e + extra)/s) + 1,  extra = min(s - 1, e - 1 - hi),
+    which is exact for numbers and symbols alike (checked against the PyTorch rule in tests)."""
+    e = d * (k - 1) + 1
+    padded = n + lo + hi
+    if not is_symbolic(n) and padded < e:
+        raise ShapeError(f"{op}: kernel {k}" + (f" (dilated span {e})" if d > 1 else "")
+                         + f" is larger than the padded input {padded} = {n} + {lo} + {hi} "
+                           f"along {axis}")
+    extra = min(s - 1, e - 1 - hi) if ceil else 0
+    out = floordiv(padded - e + extra, s) + 1
+    core = f"({fmt(n)} + {_pad_text(lo, hi)} - {d}*({k} - 1) - 1)/{s}"
+    if ceil:
+        text = f"{axis}: ceil({core}) + 1"
+        if not is_symbolic(n):
+            raw = -(-(padded - e) // s) + 1
+            if raw != out:
+                text += (f" = {raw}, minus the last window, which would start in the right "
+                         f"padding ({(raw - 1) * s} >= {n} + {lo})")
+        text += f" = {fmt(out)}"
+    else:
+        text = f"{axis}: floor({core}) + 1 = {fmt(out)}"
+    step = RFStep(grow=d * (k - 1), scale=s, shift=Fraction(d * (k - 1), 2) - lo)
+    return out, text, step
+
+
+def _windows(op: str, x: Shape, k, s, pads, d, ceil=False):
+    names = AXIS_NAMES.get(x.rank, tuple(f"axis{i}" for i in range(x.rank)))
+    outs, texts, steps = [], [], []
+    for axis, n, ki, si, (lo, hi), di in zip(names, x.spatial, k, s, pads, d):
+        o, t, st = _window(op, axis, n, ki, si, lo, hi, di, ceil)
+        outs.append(o)
+        texts.append(t)
+        steps.append(st)
+    return tuple(outs), tuple(texts), tuple(steps)
+
+
+def _transposed(op: str, axis: str, n: Dim, k: int, s: int, lo: int, hi: int, d: int,
+                a: int) -> tuple[Dim, str, RFStep]:
+    """Transposed conv along one axis (PyTorch ConvTranspose2d docs; D&V relationship 14):
+        out = (n - 1)*s - lo - hi + d*(k - 1) + output_padding + 1
+    Receptive field: the jump divides by s (an exact fraction); one output unit depends on the
+    inputs whose taps land on it: at most floor((k-1)*g/s) + 1 of them, d/g apart, g = gcd(d, s)."""
+    if a >= s and a >= d:
+        raise ShapeError(f"{op}: output_padding {a} must be smaller than the stride {s} or the "
+                         f"dilation {d} along {axis} (PyTorch's rule)", key="op")
+    out = (n - 1) * s - lo - hi + d * (k - 1) + a + 1
+    if not is_symbolic(out) and out < 1:
+        raise ShapeError(f"{op}: output size along {axis} would be {out}: padding {lo} + {hi} "
+                         f"removes more than the transposed conv produces")
+    text = (f"{axis}: ({fmt(n)} - 1)*{s} - {_pad_text(lo, hi)} + {d}*({k} - 1) + {a} + 1 "
+            f"= {fmt(out)}")
+    g = gcd(d, s)
+    step = RFStep(grow=((k - 1) * g // s) * Fraction(d, g), scale=Fraction(1, s),
+                  shift=Fraction(2 * lo - d * (k - 1), 2 * s))
+    return out, text, step
+
+
+def _check_groups(op: str, cin: int | None, cout: int | None, g: int) -> None:
+    if cin is not None and cin % g:
+        raise ShapeError(f"{op}: groups={g} must divide in_channels={cin}", key="g")
+    if cout is not None and cout % g:
+        raise ShapeError(f"{op}: groups={g} must divide out_channels={cout}", key="g")
+
+
+def _conv_cost(cin: int | None, cout: int | None, g: int, kernel: int, out_area: Dim,
+               bias: bool):
+    """Conv cost (SPEC §4): params = cout*cin/g*K + bias*cout; MACs = cout*cin/g*K*O;
+    FLOPs = (2*cin/g*K - 1 + bias)*cout*O."""
+    if cin is None or cout is None:
+        return None, None, None
+    per_out = cin // g * kernel
+    params = cout * per_out + (cout if bias else 0)
+    macs = cout * per_out * out_area
+    flops = (2 * per_out - 1 + int(bias)) * cout * out_area
+    return params, macs, flops
+
+
+def _cost_text(cin, cout, g, k, out_spatial, bias, params, macs, flops) -> tuple[str, ...]:
+    if params is None:
+        return ("params, MACs, FLOPs: need --cin and --cout",)
+    kt = "*".join(map(str, k))
+    ot = "*".join(fmt(o) if not is_symbolic(o) else f"({fmt(o)})" for o in out_spatial) or "1"
+    b = f" + {cout}" if bias else ""
+    return (f"params: {cout}*({cin}/{g})*{kt}{b} = {params}",
+            f"MACs: {cout}*({cin}/{g})*{kt} * {ot} = {fmt(macs)}",
+            f"FLOPs: (2*({cin}/{g})*{kt} - 1 + {int(bias)})*{cout} * {ot} = {fmt(flops)}")
+
+
+def _sum(*values):
+    if any(v is None for v in values):
+        return None
+    return sum(values)
+
+
+def _out_shape(channels, spatial) -> Shape:
+    return Shape(channels, tuple(spatial))
+
+
+def _elementwise_flops(x: Shape, per_element: int):
+    n = x.numel()
+    return None if n is None else per_element * n
+
+
+# -- convolutions -------------------------------------------------------------------------
+
+OUT = Key("out", "count", doc="output channels")
+K = Key("k", "axes", doc="kernel size")
+S = Key("s", "axes", 1, doc="stride")
+P = Key("p", "pad", 0, doc="padding: n, per axis, [lo, hi] pairs, same/valid/full")
+D = Key("d", "axes", 1, doc="dilation")
+G = Key("g", "count", 1, doc="groups")
+BIAS = Key("bias", "bool", True)
+CONV_COST = "params = cout*cin/g*prod(k) + bias*cout; MACs = cout*cin/g*prod(k)*prod(out); " \
+            "FLOPs = (2*cin/g*prod(k) - 1 + bias)*cout*prod(out)"
+WINDOW_RULE = "out = floor((n + 2p - d*(k - 1) - 1)/s) + 1"
+
+
+def _conv(op: str, x: Shape, cout, k, s, pad, d, g, bias) -> Effect:
+    _check_groups(op, x.channels, cout, g)
+    pads = _pads(op, pad, k, d, s)
+    outs, texts, steps = _windows(op, x, k, s, pads, d)
+    params, macs, flops = _conv_cost(x.channels, cout, g, prod(k), prod(outs), bias)
+    return Effect(_out_shape(cout, outs), params, macs, flops, steps,
+                  texts + _cost_text(x.channels, cout, g, k, outs, bias, params, macs, flops))
+
+
+@register("conv", OUT, K, S, P, D, G, BIAS, aliases=("conv1d", "conv2d", "conv3d"),
+          summary="convolution: vanilla, multi-channel, grouped (ResNeXt), dilated/atrous",
+          shape=WINDOW_RULE, cost=CONV_COST)
+def conv(x: Shape, a: Args) -> Effect:
+    return _conv("conv", x, a.out, a.k, a.s, a.p, a.d, a.g, a.bias)
+
+
+@register("pwconv", OUT, G, BIAS,
+          summary="1x1 pointwise conv; g > 1 is ShuffleNet's pointwise group conv",
+          shape="out = n", cost=CONV_COST + " with k = 1")
+def pwconv(x: Shape, a: Args) -> Effect:
+    ones = (1,) * x.rank
+    return _conv("pwconv", x, a.out, ones, ones, ((0, 0),) * x.rank, ones, a.g, a.bias)
+
+
+MULT = Key("mult", "count", 1, doc="depth multiplier: out = cin*mult")
+
+
+@register("dwconv", K, S, P, D, MULT, BIAS,
+          summary="depthwise conv: g = cin, out = cin*mult",
+          shape=WINDOW_RULE, cost=CONV_COST + " with g = cin")
+def dwconv(x: Shape, a: Args) -> Effect:
+    c = x.channels
+    cout = None if c is None else c * a.mult
+    return _conv("dwconv", x, cout, a.k, a.s, a.p, a.d, c or 1, a.bias)
+
+
+def _compound(parts: list[tuple[str, Effect]]) -> Effect:
+    """A logical layer made of visible parts applied in sequence."""
+    last = parts[-1][1]
+    steps = None
+    for _, eff in parts:
+        steps = eff.rf if steps is None else _chain(steps, eff.rf)
+    formulas = tuple(f"{name}: {t}" for name, eff in parts for t in eff.formulas)
+    return Effect(last.output,
+                  _sum(*(e.params for _, e in parts)), _sum(*(e.macs for _, e in parts)),
+                  _sum(*(e.flops for _, e in parts)), steps, formulas, tuple(parts))
+
+
+def _chain(first, second):
+    """Two RF steps as one: apply first, then second (in units of the first's input jump)."""
+    if first is None or second is None:
+        return None
+    return tuple(RFStep(grow=f.grow + g.grow * f.scale, scale=f.scale * g.scale,
+                        shift=f.shift + g.shift * f.scale) for f, g in zip(first, second))
+
+
+@register("sepconv", OUT, K, S, P, D, MULT, BIAS,
+          summary="depthwise-separable conv (MobileNet/Xception): depthwise then pointwise, "
+                  "one logical layer with both parts shown",
+          shape=WINDOW_RULE + " (depthwise part)",
+          cost="sum of dwconv(k, s, p, d, mult) and pwconv(out)")
+def sepconv(x: Shape, a: Args) -> Effect:
+    dw = dwconv(x, Args(k=a.k, s=a.s, p=a.p, d=a.d, mult=a.mult, bias=a.bias))
+    pw = pwconv(dw.output, Args(out=a.out, g=1, bias=a.bias))
+    return _compound([("dw", dw), ("pw", pw)])
+
+
+@register("spatial_sepconv", OUT, K, S, P, BIAS, ranks=(2, 3),
+          summary="spatially separable conv: k×1 then 1×k (one 1-D conv per axis), cin→out "
+                  "then out→out",
+          shape=WINDOW_RULE + " per axis", cost="sum of the per-axis convs")
+def spatial_sepconv(x: Shape, a: Args) -> Effect:
+    pads = _pads("spatial_sepconv", a.p, a.k, (1,) * x.rank, a.s)
+    parts, cur = [], x
+    for axis in range(x.rank):
+        only = lambda v, default: tuple(v[i] if i == axis else default for i in range(x.rank))
+        eff = _conv("spatial_sepconv", cur, a.out, only(a.k, 1), only(a.s, 1),
+                    only(pads, (0, 0)), (1,) * x.rank, 1, a.bias)
+        parts.append((_axis_kernel_name(a.k, axis, x.rank), eff))
+        cur = eff.output
+    return _compound(parts)
+
+
+def _axis_kernel_name(k, axis, rank) -> str:
+    return "x".join(str(k[i]) if i == axis else "1" for i in range(rank))
+
+
+@register("flatconv", OUT, K, P, BIAS,
+          summary="flattened conv (Jin et al. 2014): 1×1 across channels, then a depthwise "
+                  "1-D conv along each axis (vertical k×1, horizontal 1×k)",
+          shape=WINDOW_RULE + " with s = 1 per axis",
+          cost="pwconv(out) + one depthwise 1-D conv per axis")
+def flatconv(x: Shape, a: Args) -> Effect:
+    ones = (1,) * x.rank
+    pads = _pads("flatconv", a.p, a.k, ones, ones)
+    lateral = pwconv(x, Args(out=a.out, g=1, bias=a.bias))
+    parts, cur = [("lateral", lateral)], lateral.output
+    for axis in range(x.rank):
+        only = lambda v, default: tuple(v[i] if i == axis else default for i in range(x.rank))
+        eff = _conv("flatconv", cur, a.out, only(a.k, 1), ones, only(pads, (0, 0)), ones,
+                    a.out, a.bias)
+        parts.append((_axis_kernel_name(a.k, axis, x.rank), eff))
+        cur = eff.output
+    return _compound(parts)
+
+
+OPAD = Key("op", "axes0", 0, doc="output_padding")
+
+
+@register("deconv", OUT, K, S, P, OPAD, D, G, BIAS,
+          aliases=("convtranspose", "conv_transpose", "convtranspose1d", "convtranspose2d",
+                   "convtranspose3d"),
+          summary="transposed conv; output_padding < stride or < dilation (PyTorch's rule)",
+          shape="out = (n - 1)*s - 2p + d*(k - 1) + op + 1",
+          cost="params = cin*cout/g*prod(k) + bias*cout; MACs = cin*cout/g*prod(k)*prod(in) "
+               "(counted on the input grid); FLOPs = 2*MACs + bias*cout*prod(out)")
+def deconv(x: Shape, a: Args) -> Effect:
+    op, cin, cout, g = "deconv", x.channels, a.out, a.g
+    if isinstance(a.p, str):
+        raise SpecError(f"{op}: padding must be numbers (PyTorch's ConvTranspose takes no "
+                        f"'{a.p}')", key="p")
+    _check_groups(op, cin, cout, g)
+    names = AXIS_NAMES[x.rank]
+    outs, texts, steps = [], [], []
+    for axis, n, k, s, (lo, hi), d, opad in zip(names, x.spatial, a.k, a.s, a.p, a.d, a.op):
+        o, t, st = _transposed(op, axis, n, k, s, lo, hi, d, opad)
+        outs.append(o)
+        texts.append(t)
+        steps.append(st)
+    if cin is None or cout is None:
+        params = macs = flops = None
+        cost = ("params, MACs, FLOPs: need --cin and --cout",)
+    else:
+        per_in = cout // g * prod(a.k)
+        params = cin * per_in + (cout if a.bias else 0)
+        macs = cin * per_in * prod(x.spatial)
+        flops = 2 * macs + (cout * prod(outs) if a.bias else 0)
+        kt = "*".join(map(str, a.k))
+        it = "*".join(map(fmt, x.spatial)) or "1"
+        b = f" + {cout}" if a.bias else ""
+        cost = (f"params: {cin}*({cout}/{g})*{kt}{b} = {params}",
+                f"MACs: {cin}*({cout}/{g})*{kt} * {it} (input grid) = {fmt(macs)}",
+                f"FLOPs: 2*MACs" + (" + cout*prod(out)" if a.bias else "") + f" = {fmt(flops)}")
+    return Effect(_out_shape(cout, outs), params, macs, flops, tuple(steps),
+                  tuple(texts) + cost)
+
+
+@register("deformconv", OUT, K, S, P, D, G, Key("offset_groups", "count", 1),
+          Key("modulated", "bool", False), BIAS,
+          summary="deformable conv, DCN v1 (v2 with modulated: true), offset/mask predictor "
+                  "included",
+          shape=WINDOW_RULE,
+          cost="offset conv cin→og*(rank+modulated)*prod(k) (same k, s, p, d, bias) + main conv "
+               "by the conv rule; FLOPs add (2^(rank+1) - 1) per sampled value for "
+               "interpolation, 1 per sampled value for modulation, 3 per mask element")
+def deformconv(x: Shape, a: Args) -> Effect:
+    op, cin, og = "deformconv", x.channels, a.offset_groups
+    if cin is not None and cin % og:
+        raise ShapeError(f"{op}: offset_groups={og} must divide in_channels={cin}",
+                         key="offset_groups")
+    taps = prod(a.k)
+    pred_out = og * (x.rank + int(a.modulated)) * taps
+    offset = _conv(op, x, pred_out, a.k, a.s, a.p, a.d, 1, True)
+    main = _conv(op, x, a.out, a.k, a.s, a.p, a.d, a.g, a.bias)
+    if main.flops is not None:
+        samples = cin * taps * prod(main.output.spatial)
+        extra = (2 ** (x.rank + 1) - 1) * samples
+        if a.modulated:
+            extra += samples + 3 * og * taps * prod(main.output.spatial)
+        main = Effect(main.output, main.params, main.macs, main.flops + extra, main.rf,
+                      main.formulas + (f"sampling FLOPs: {fmt(extra)} (interpolation"
+                                       + (", modulation, mask sigmoid" if a.modulated else "")
+                                       + ")",))
+    parts = [("offset" if not a.modulated else "offset+mask", offset), ("deform", main)]
+    total = _compound(parts)
+    # both parts read the same input: the field is the main conv's, not the two in sequence
+    return Effect(total.output, total.params, total.macs, total.flops, main.rf,
+                  total.formulas, total.parts)
+
+
+# -- pooling ------------------------------------------------------------------------------
+
+POOL_K = Key("k", "axes")
+POOL_S = Key("s", "axes", SAME_AS_K, doc="stride (default: k)")
+CEIL = Key("ceil", "bool", False, doc="ceil_mode")
+POOL_RULE = WINDOW_RULE + "; ceil mode: ceil(...) + 1, minus 1 if the last window starts in " \
+                          "the right padding"
+
+
+def _pool(op: str, x: Shape, a: Args, dilation, flops_per_out: Callable[[int], int]) -> Effect:
+    pads = _pads(op, a.p, a.k, dilation, a.s)
+    for (lo, hi), k, d in zip(pads, a.k, dilation):
+        if 2 * max(lo, hi) > d * (k - 1) + 1:
+            raise ShapeError(f"{op}: padding {max(lo, hi)} must be at most half the kernel "
+                             f"span {d * (k - 1) + 1} (PyTorch's rule)", key="p")
+    outs, texts, steps = _windows(op, x, a.k, a.s, pads, dilation, a.ceil)
+    shape = _out_shape(x.channels, outs)
+    return Effect(shape, 0, 0, _elementwise_flops(shape, flops_per_out(prod(a.k))), steps,
+                  texts)
+
+
+@register("maxpool", POOL_K, POOL_S, P, D, CEIL,
+          aliases=("maxpool1d", "maxpool2d", "maxpool3d"),
+          summary="max pooling (PyTorch's ceil_mode clip rule, dilation)", shape=POOL_RULE,
+          cost="FLOPs = (prod(k) - 1) comparisons per output element")
+def maxpool(x: Shape, a: Args) -> Effect:
+    return _pool("maxpool", x, a, a.d, lambda kk: kk - 1)
+
+
+@register("avgpool", POOL_K, POOL_S, P, CEIL, aliases=("avgpool1d", "avgpool2d", "avgpool3d"),
+          summary="average pooling (PyTorch's ceil_mode clip rule)", shape=POOL_RULE,
+          cost="FLOPs = prod(k) per output element (prod(k) - 1 adds, 1 divide)")
+def avgpool(x: Shape, a: Args) -> Effect:
+    return _pool("avgpool", x, a, (1,) * x.rank, lambda kk: kk)
+
+
+def _adaptive_windows(n: Dim, o: int):
+    """PyTorch's adaptive pooling windows along one axis: [floor(i*n/o), ceil((i+1)*n/o)).
+    Returns (total of window sizes, largest window, RF step)."""
+    if is_symbolic(n):
+        total = sum(-floordiv(-(i + 1) * n, o) - floordiv(i * n, o) for i in range(o))
+        if o == 1:
+            return n, None, None
+        return total, None, None
+    sizes = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o)]
+    biggest = max(sizes)
+    step = RFStep(grow=biggest - 1, scale=Fraction(n, o), shift=Fraction(sizes[0] - 1, 2))
+    return sum(sizes), biggest, step
+
+
+def _adaptive(op: str, x: Shape, out, is_max: bool) -> Effect:
+    totals, steps = [], []
+    for n, o in zip(x.spatial, out):
+        total, _, step = _adaptive_windows(n, o)
+        totals.append(total)
+        steps.append(step)
+    shape = _out_shape(x.channels, out)
+    read = None if x.channels is None else x.channels * prod(totals)
+    flops = None if read is None else (read - shape.numel() if is_max else read)
+    rf = None if any(st is None for st in steps) else tuple(steps)
+    texts = tuple(f"{axis}: {o} (windows [floor(i*{fmt(n)}/{o}), ceil((i+1)*{fmt(n)}/{o})))"
+                  for axis, n, o in zip(AXIS_NAMES[x.rank], x.spatial, out))
+    return Effect(shape, 0, 0, flops, rf, texts)
+
+
+@register("adaptive_avgpool", Key("out", "axes", doc="output size"),
+          summary="adaptive average pooling to a fixed output size",
+          shape="out = the given size; window i = [floor(i*n/o), ceil((i+1)*n/o))",
+          cost="FLOPs = sum of window sizes (adds + 1 divide per output element)")
+def adaptive_avgpool(x: Shape, a: Args) -> Effect:
+    return _adaptive("adaptive_avgpool", x, a.out, False)
+
+
+@register("adaptive_maxpool", Key("out", "axes", doc="output size"),
+          summary="adaptive max pooling to a fixed output size",
+          shape="out = the given size; window i = [floor(i*n/o), ceil((i+1)*n/o))",
+          cost="FLOPs = sum of (window size - 1) comparisons")
+def adaptive_maxpool(x: Shape, a: Args) -> Effect:
+    return _adaptive("adaptive_maxpool", x, a.out, True)
+
+
+def _global(x: Shape, per_channel: Dim) -> Effect:
+    shape = _out_shape(x.channels, (1,) * x.rank)
+    flops = None if x.channels is None else x.channels * per_channel
+    return Effect(shape, 0, 0, flops, None, (f"output: {shape}",))
+
+
+@register("gap", summary="global average pooling (output c×1×…×1)", shape="out = 1",
+          cost="FLOPs = c*prod(n) (prod(n) - 1 adds and 1 divide per channel)")
+def gap(x: Shape, a: Args) -> Effect:
+    return _global(x, prod(x.spatial))
+
+
+@register("gmp", summary="global max pooling (output c×1×…×1)", shape="out = 1",
+          cost="FLOPs = c*(prod(n) - 1) comparisons")
+def gmp(x: Shape, a: Args) -> Effect:
+    return _global(x, prod(x.spatial) - 1)
+
+
+# -- dense and reshaping ------------------------------------------------------------------
+
+@register("linear", OUT, BIAS, aliases=("fc",), ranks=(0,),
+          summary="fully connected layer on a flattened input",
+          shape="out = out_features",
+          cost="params = in*out + bias*out; MACs = in*out; FLOPs = (2*in - 1 + bias)*out")
+def linear(x: Shape, a: Args) -> Effect:
+    params, macs, flops = _conv_cost(x.channels, a.out, 1, 1, 1, a.bias)
+    texts = (("params: need --cin",) if params is None else
+             (f"params: {x.channels}*{a.out}" + (f" + {a.out}" if a.bias else "") +
+              f" = {params}", f"MACs: {x.channels}*{a.out} = {macs}",
+              f"FLOPs: (2*{x.channels} - 1 + {int(a.bias)})*{a.out} = {flops}"))
+    return Effect(Shape(a.out), params, macs, flops, None, texts)
+
+
+@register("flatten", summary="flatten channels and spatial axes into one vector",
+          shape="out = c*prod(n)", cost="FLOPs = 0", ranks=(0, 1, 2, 3))
+def flatten(x: Shape, a: Args) -> Effect:
+    n = x.numel()
+    rf = None if x.rank else ()
+    return Effect(Shape(n), 0, 0, 0, rf, (f"output: {fmt(n)}",))
+
+
+def _same_shape(x: Shape, flops, params=0, texts=()) -> Effect:
+    return Effect(x, params, 0, flops, (IDENTITY,) * x.rank, texts)
+
+
+# -- normalisation ------------------------------------------------------------------------
+
+AFFINE = Key("affine", "bool", True)
+
+
+@register("bn", AFFINE, aliases=("batchnorm", "batchnorm1d", "batchnorm2d", "batchnorm3d"),
+          summary="batch norm: 2c affine params (running statistics are buffers)",
+          shape="out = n", cost="FLOPs = 2 per element (inference: one multiply, one add)",
+          ranks=(0, 1, 2, 3))
+def bn(x: Shape, a: Args) -> Effect:
+    c = x.channels
+    return _same_shape(x, _elementwise_flops(x, 2), None if c is None else 2 * c * a.affine)
+
+
+NORM_COST = "FLOPs = 8 per element with affine, 6 without (mean 1, centre+square+sum 3, " \
+            "normalise 2, affine 2)"
+
+
+def _norm(x: Shape, affine: bool) -> Effect:
+    c = x.channels
+    return _same_shape(x, _elementwise_flops(x, 6 + 2 * affine),
+                       None if c is None else 2 * c * affine)
+
+
+@register("gn", Key("g", "count", doc="number of groups"), AFFINE, aliases=("groupnorm",),
+          summary="group norm: 2c affine params", shape="out = n", cost=NORM_COST)
+def gn(x: Shape, a: Args) -> Effect:
+    if x.channels is not None and x.channels % a.g:
+        raise ShapeError(f"gn: groups={a.g} must divide channels={x.channels}", key="g")
+    return _norm(x, a.affine)
+
+
+@register("ln", AFFINE, aliases=("layernorm",), ranks=(0, 1, 2, 3),
+          summary="layer norm over channels (ConvNeXt's LayerNorm2d): 2c affine params",
+          shape="out = n", cost=NORM_COST)
+def ln(x: Shape, a: Args) -> Effect:
+    return _norm(x, a.affine)
+
+
+@register("in", Key("affine", "bool", False), aliases=("instancenorm",),
+          summary="instance norm: affine off by default, as in PyTorch", shape="out = n",
+          cost=NORM_COST)
+def instance_norm(x: Shape, a: Args) -> Effect:
+    return _norm(x, a.affine)
+
+
+# -- element-wise -------------------------------------------------------------------------
+
+INPLACE = Key("inplace", "bool", False)
+
+# FLOPs per element: one per operation in PyTorch's documented formula; exp, erf and tanh
+# count as one, so do max and min; a negated argument is free.
+ELEMENTWISE = {
+    "relu": (1, "max(0, x)", ()),
+    "relu6": (2, "min(max(0, x), 6)", ()),
+    "leaky_relu": (4, "max(0, x) + slope*min(0, x)", (Key("slope", "real", 0.01),)),
+    "prelu": (4, "max(0, x) + a*min(0, x); params = num", (Key("num", "count", 1),)),
+    "elu": (6, "max(0, x) + min(0, alpha*(exp(x) - 1))", (Key("alpha", "real", 1.0),)),
+    "gelu": (5, "x*0.5*(1 + erf(x/sqrt(2)))",
+             (Key("approximate", "enum", "none", ("none", "tanh")),)),
+    "silu": (4, "x/(1 + exp(-x))", ()),
+    "sigmoid": (3, "1/(1 + exp(-x))", ()),
+    "hardsigmoid": (4, "min(max(x/6 + 1/2, 0), 1)", ()),
+    "hardswish": (5, "x*hardsigmoid(x)", ()),
+    "tanh": (1, "tanh(x)", ()),
+    "dropout": (0, "identity at inference", (Key("p", "prob", 0.5),)),
+    "identity": (0, "x", ()),
+}
+
+
+def _make_elementwise(name: str, per: int, text: str, keys: tuple[Key, ...]):
+    def fn(x: Shape, a: Args) -> Effect:
+        params = a.get("num", 0) if name == "prelu" else 0
+        return _same_shape(x, _elementwise_flops(x, per), params)
+
+    register(name, *keys, *((INPLACE,) if name not in ("identity", "prelu", "gelu") else ()),
+             summary=f"element-wise {text}", shape="out = n",
+             cost=f"FLOPs = {per} per element", ranks=(0, 1, 2, 3))(fn)
+
+
+for _name, (_per, _text, _keys) in ELEMENTWISE.items():
+    _make_elementwise(_name, _per, _text, _keys)
+
+
+@register("softmax", summary="softmax over channels", shape="out = n",
+          cost="FLOPs = (3c - 1) per position (c exps, c - 1 adds, c divides)",
+          ranks=(0, 1, 2, 3))
+def softmax(x: Shape, a: Args) -> Effect:
+    c = x.channels
+    return _same_shape(x, None if c is None else (3 * c - 1) * prod(x.spatial))
+
+
+# -- resampling and rearranging -----------------------------------------------------------
+
+LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
+
+
+@register("upsample", Key("scale", "axes", None, doc="integer scale factor"),
+          Key("size", "axes", None, doc="output size"),
+          Key("mode", "enum", "nearest", ("nearest", "linear", "bilinear", "trilinear")),
+          Key("align_corners", "bool", False),
+          summary="upsampling by an integer scale or to a size (nearest or (bi/tri)linear)",
+          shape="out = floor(n*scale) or size",
+          cost="FLOPs = 0 for nearest; 3*(2^rank - 1) per output element for linear modes "
+               "(one lerp = sub, mul, add)")
+def upsample(x: Shape, a: Args) -> Effect:
+    if (a.scale is None) == (a.size is None):
+        raise SpecError("upsample needs exactly one of 'scale' and 'size'",
+                        key="scale" if a.scale is not None else None)
+    linear_rank = LINEAR_MODES.get(a.mode)
+    if linear_rank is not None and linear_rank != x.rank:
+        raise ShapeError(f"upsample: mode '{a.mode}' works on {linear_rank} spatial axes, the "
+                         f"input {x} has {x.rank}", key="mode")
+    outs = a.size if a.size is not None else tuple(n * s for n, s in zip(x.spatial, a.scale))
+    shape = _out_shape(x.channels, outs)
+    per = 0 if a.mode == "nearest" else 3 * (2 ** x.rank - 1)
+    grow = 0 if a.mode == "nearest" else 1
+    steps = []
+    for n, o in zip(x.spatial, outs):
+        if is_symbolic(n) or is_symbolic(o):
+            steps = None
+            break
+        steps.append(RFStep(grow=grow, scale=Fraction(n, o), shift=Fraction(grow, 2)))
+    texts = tuple(f"{axis}: " + (f"{fmt(n)}*{s} = {fmt(o)}" if a.scale else f"{fmt(o)}")
+                  for axis, n, s, o in zip(AXIS_NAMES[x.rank], x.spatial,
+                                           a.scale or (None,) * x.rank, outs))
+    return Effect(shape, 0, 0, _elementwise_flops(shape, per),
+                  None if steps is None else tuple(steps), texts)
+
+
+@register("pixel_shuffle", Key("r", "count", doc="upscale factor"),
+          summary="pixel shuffle: c*r^rank × n → c × n*r", shape="out = n*r; c' = c/r^rank",
+          cost="FLOPs = 0")
+def pixel_shuffle(x: Shape, a: Args) -> Effect:
+    c, r = x.channels, a.r
+    block = r ** x.rank
+    if c is not None and c % block:
+        raise ShapeError(f"pixel_shuffle: channels {c} must be divisible by r^{x.rank} = "
+                         f"{block}", key="r")
+    outs = tuple(n * r for n in x.spatial)
+    return Effect(_out_shape(None if c is None else c // block, outs), 0, 0, 0,
+                  (RFStep(scale=Fraction(1, r)),) * x.rank, ())
+
+
+@register("channel_shuffle", Key("g", "count", doc="groups"),
+          summary="ShuffleNet's channel shuffle", shape="out = n", cost="FLOPs = 0",
+          ranks=(0, 1, 2, 3))
+def channel_shuffle(x: Shape, a: Args) -> Effect:
+    if x.channels is not None and x.channels % a.g:
+        raise ShapeError(f"channel_shuffle: groups={a.g} must divide channels={x.channels}",
+                         key="g")
+    return _same_shape(x, 0)
+
+
+@register("se", Key("reduction", "count", 16), Key("squeeze", "count", None),
+          Key("act", "enum", "relu", ("relu", "silu", "relu6")),
+          Key("gate", "enum", "sigmoid", ("sigmoid", "hardsigmoid")),
+          summary="squeeze-and-excitation: gap, 1×1 down, act, 1×1 up, gate, scale",
+          shape="out = n", cost="sum of its parts; squeeze = squeeze or c // reduction")
+def se(x: Shape, a: Args) -> Effect:
+    c = x.channels
+    if c is None:
+        return _same_shape(x, None, None)
+    sq = a.squeeze if a.squeeze is not None else c // a.reduction
+    if sq < 1:
+        raise ShapeError(f"se: channels {c} // reduction {a.reduction} is 0", key="reduction")
+    ones = (1,) * x.rank
+    pooled = gap(x, Args())
+    down = pwconv(pooled.output, Args(out=sq, g=1, bias=True))
+    act = apply(a.act, down.output, {})
+    up = pwconv(act.output, Args(out=c, g=1, bias=True))
+    gate = apply(a.gate, up.output, {})
+    scale = Effect(x, 0, 0, x.numel(), (IDENTITY,) * x.rank, ())
+    total = _compound([("gap", pooled), ("down", down), (a.act, act), ("up", up),
+                       (a.gate, gate), ("scale", scale)])
+    # the gate is global context; like norm statistics it is left out of the field
+    return Effect(x, total.params, total.macs, total.flops, (IDENTITY,) * len(ones),
+                  (f"squeeze: {sq}",) + total.formulas, total.parts)
+
+
+PAD_KEY = Key("p", "pad", doc="n, per axis, or [lo, hi] pairs")
+
+
+@register("pad", PAD_KEY, summary="zero padding", shape="out = n + lo + hi", cost="FLOPs = 0")
+def pad(x: Shape, a: Args) -> Effect:
+    pads = _pads("pad", a.p, (1,) * x.rank, (1,) * x.rank, (1,) * x.rank)
+    outs = tuple(n + lo + hi for n, (lo, hi) in zip(x.spatial, pads))
+    return Effect(_out_shape(x.channels, outs), 0, 0, 0,
+                  tuple(RFStep(shift=-lo) for lo, _ in pads), ())
+
+
+@register("crop", PAD_KEY, summary="remove p from each side (U-Net's skip crops)",
+          shape="out = n - lo - hi", cost="FLOPs = 0")
+def crop(x: Shape, a: Args) -> Effect:
+    if isinstance(a.p, str):
+        raise SpecError(f"crop: 'p' must be numbers, got {a.p!r}", key="p")
+    outs = tuple(n - lo - hi for n, (lo, hi) in zip(x.spatial, a.p))
+    for n, o in zip(x.spatial, outs):
+        if not is_symbolic(o) and o < 1:
+            raise ShapeError(f"crop: cropping {fmt(n)} leaves {o}", key="p")
+    return Effect(_out_shape(x.channels, outs), 0, 0, 0,
+                  tuple(RFStep(shift=lo) for lo, _ in a.p), ())
+
+
+@register("slice", Key("from", "int0", 0), Key("to", "count", None),
+          summary="keep channels [from, to) (ShuffleNet v2's channel split)",
+          shape="c' = to - from", cost="FLOPs = 0", ranks=(0, 1, 2, 3))
+def channel_slice(x: Shape, a: Args) -> Effect:
+    c = x.channels
+    stop = a.to if a.to is not None else c
+    if c is not None and stop > c:
+        raise ShapeError(f"slice: 'to' {stop} is past the {c} channels", key="to")
+    if stop is not None and a["from"] >= stop:
+        raise ShapeError(f"slice: 'from' {a['from']} must be less than 'to' {stop}", key="from")
+    return Effect(_out_shape(None if stop is None else stop - a["from"], x.spatial), 0, 0, 0,
+                  (IDENTITY,) * x.rank, ())
+
+
+for _rank in (1, 2, 3):
+    for _base in ("conv", "maxpool", "avgpool", "convtranspose"):
+        RANKED_ALIASES[f"{_base}{_rank}d"] = _rank
