@@ -213,6 +213,74 @@ def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
         render.print_layer(report)
 
 
+NET_FORMATS = ("table", "json", "csv", "markdown")
+
+
+@app.command(help="A whole network from YAML: one row per leaf layer (path, op, shapes, "
+                  "params, MACs with its share, FLOPs, receptive field), totals, and the "
+                  "declared expectations next to the computed values.\n\n"
+                  "Examples:\n\n"
+                  "  convcalc net examples/vgg16.yaml\n\n"
+                  "  convcalc net examples/resnet50.yaml --depth 1 --format markdown\n\n"
+                  "  convcalc net examples/unet.yaml --set H=572 --set W=572")
+def net(
+    file: str = typer.Argument(..., help="network YAML (format: README, SPEC §2)."),
+    input: Optional[str] = typer.Option(None, "--input", help="override the YAML input: "
+                                        "3x224x224 (symbols allowed: 3xHxW)."),
+    set_: List[str] = typer.Option([], "--set", help="bind a symbol or var: H=224 "
+                                   "(repeatable)."),
+    batch: int = typer.Option(1, "--batch", help="batch size: multiplies activations, MACs "
+                              "and FLOPs, not params."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="collapse blocks nested deeper "
+                                        "than N into one row each (0 = top-level items)."),
+    format: str = typer.Option("table", "--format", "-f", help="table, json, csv or "
+                               "markdown."),
+) -> None:
+    try:
+        _net(file, input, set_, batch, depth, format)
+    except ConvcalcError as err:
+        _fail(err)
+
+
+def parse_sets(items: List[str]) -> dict:
+    sets = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not _NAME.match(key) or not re.fullmatch(r"\d+", value) or int(value) < 1:
+            raise SpecError(f"--set: expected NAME=positive integer, got {item!r}")
+        sets[key] = int(value)
+    return sets
+
+
+def _net(file, input, set_, batch, depth, format):
+    from . import render
+    from .spec import load
+    from .walk import collapse, walk
+
+    if format not in NET_FORMATS:
+        raise SpecError(f"--format must be one of {', '.join(NET_FORMATS)}, got {format!r}")
+    if batch < 1:
+        raise SpecError(f"--batch must be positive, got {batch}")
+    if depth is not None and depth < 0:
+        raise SpecError(f"--depth must be 0 or more, got {depth}")
+    sets = parse_sets(set_)
+    override = None
+    if input is not None:
+        override = [int(p) if re.fullmatch(r"\d+", p) else p
+                    for p in _components(input, "--input")]
+    report = walk(load(file), input_override=override, sets=sets, batch=batch)
+    rows = report.rows if depth is None else collapse(report, depth)
+    if format == "json":
+        print(render.net_json(report, rows))
+    elif format == "csv":
+        sys.stdout.write(render.net_csv(report, rows))
+    elif format == "markdown":
+        sys.stdout.write(render.net_markdown(report, rows))
+    else:
+        render.print_net(report, rows)
+
+
 @app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "
                   "formulas.")
 def ops(format: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP)) -> None:

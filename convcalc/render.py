@@ -221,3 +221,153 @@ def print_ops(fmt_name: str = "table") -> None:
 
 def error(err) -> None:
     print(err.line(), file=sys.stderr)
+
+
+# -- convcalc net -------------------------------------------------------------------------
+
+NET_SCHEMA = "convcalc.net/1"
+BAR_WIDTH = 10
+
+
+def row_dict(row) -> dict:
+    d = {"index": row.index, "path": row.path, "name": row.name, "op": row.op,
+         "input": shape_json(row.input), "output": shape_json(row.output),
+         "params": jsonable(row.params), "macs": jsonable(row.macs),
+         "flops": jsonable(row.flops), "rf": rf_dict(row.rf)}
+    if row.parts:
+        d["parts"] = [{"name": name, "output": shape_json(p.output),
+                       "params": jsonable(p.params), "macs": jsonable(p.macs),
+                       "flops": jsonable(p.flops)} for name, p in row.parts]
+    return d
+
+
+def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
+    """(quantity, declared, computed, ok) for each declared expectation."""
+    from .check import check_report, parse_expect
+
+    failed = {f.what for f in check_report(report)}
+    totals = report.totals
+    rows = []
+    for key, (want, _) in parse_expect(report.expect).items():
+        if key == "output":
+            declared, computed = "×".join(fmt(w) for w in want), str(report.output)
+        elif key == "rf":
+            declared = ("×".join(w.text() for w in want) if isinstance(want, list)
+                        else want.text())
+            computed = rf_text(report.rf.size)
+        else:
+            declared, computed = want.text(), num(totals[key])
+        rows.append((key, declared, computed, key not in failed))
+    return rows
+
+
+def net_json(report, rows) -> str:
+    data = {"schema": NET_SCHEMA, "name": report.name, "file": report.file,
+            "input": shape_json(report.input), "output": shape_json(report.output),
+            "batch": report.batch,
+            "totals": jsonable(report.totals), "rf": rf_dict(report.rf),
+            "conventions": CONVENTIONS,
+            "assumptions": list(report.assumptions),
+            "expect": [{"key": k, "declared": d, "computed": c, "ok": ok}
+                       for k, d, c, ok in expect_rows(report)],
+            "layers": [row_dict(r) for r in rows]}
+    return json.dumps(data, indent=2)
+
+
+def _bar(macs, total) -> str:
+    if not isinstance(macs, int) or not isinstance(total, int) or total <= 0 or macs == 0:
+        return ""
+    share = macs / total
+    cells = share * BAR_WIDTH
+    full = int(cells)
+    rest = "▏▎▍▌▋▊▉"[int((cells - full) * 7)] if full < BAR_WIDTH and cells - full >= 1 / 7 else ""
+    return ("█" * full + rest).ljust(BAR_WIDTH) + f" {share:5.1%}"
+
+
+def _rf_cell(rf) -> tuple[str, str]:
+    return rf_text(rf.size), rf_text(rf.jump)
+
+
+NET_COLUMNS = ("#", "path", "op", "input", "output", "params", "MACs", "FLOPs", "RF size",
+               "RF jump")
+
+
+def _net_cells(row) -> list[str]:
+    size, jump = _rf_cell(row.rf)
+    return [str(row.index), row.path + (f" ({row.name})" if row.name and row.name != row.path
+                                        else ""),
+            row.op, str(row.input), str(row.output), num(row.params), num(row.macs),
+            num(row.flops), size, jump]
+
+
+def print_net(report, rows) -> None:
+    from rich.table import Table
+
+    totals = report.totals
+    title = (f"{report.name or report.file}: {report.input} → {report.output}"
+             + (f", batch {report.batch}" if report.batch != 1 else ""))
+    table = Table(title=title, title_justify="left", show_footer=True, box=None,
+                  header_style="bold", pad_edge=False)
+    foot = {"path": "total", "params": num(totals["params"]), "MACs": num(totals["macs"]),
+            "FLOPs": num(totals["flops"])}
+    for col in NET_COLUMNS:
+        right = col in ("#", "params", "MACs", "FLOPs")
+        table.add_column(col, justify="right" if right else "left", footer=foot.get(col, ""))
+        if col == "MACs":
+            table.add_column("share of MACs", footer="")
+    total_macs = totals["macs"]
+    for row in rows:
+        cells = _net_cells(row)
+        cells.insert(7, _bar(row.macs * report.batch if isinstance(row.macs, int) else None,
+                             total_macs))
+        table.add_row(*cells)
+        for name, part in row.parts:
+            table.add_row("", f"  └ {name}", "", "", str(part.output), num(part.params),
+                          num(part.macs), "", num(part.flops), "", "", style="dim")
+    out = console()
+    out.print(table)
+    out.print(f"activations: {num(totals['activations'])}   "
+              f"receptive field: size {rf_text(report.rf.size)}, jump {rf_text(report.rf.jump)}")
+    for key, declared, computed, ok in expect_rows(report):
+        mark = "[green]ok[/green]" if ok else "[red]differs[/red]"
+        out.print(f"expect {key}: declared {declared}, computed {computed}  {mark}")
+    for a in report.assumptions:
+        out.print(f"[yellow]assumes {a}[/yellow] (symbolic sizes PyTorch needs equal)")
+    out.print(f"[dim]conventions: {CONVENTIONS}[/dim]")
+
+
+def net_csv(report, rows) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["index", "path", "name", "op", "input", "output", "params", "macs", "flops",
+                "rf_size", "rf_jump", "rf_start"])
+    for r in rows:
+        w.writerow([r.index, r.path, r.name or "", r.op, str(r.input), str(r.output),
+                    fmt(r.params), fmt(r.macs), fmt(r.flops), rf_text(r.rf.size),
+                    rf_text(r.rf.jump), rf_text(r.rf.start)])
+    t = report.totals
+    w.writerow(["", "total", "", "", str(report.input), str(report.output), fmt(t["params"]),
+                fmt(t["macs"]), fmt(t["flops"]), "", "", ""])
+    return buf.getvalue()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def net_markdown(report, rows) -> str:
+    t = report.totals
+    lines = [f"**{report.name or report.file}**: {report.input} → {report.output} — "
+             f"params {num(t['params'])}, MACs {num(t['macs'])}, FLOPs {num(t['flops'])}",
+             "", "| " + " | ".join(NET_COLUMNS) + " |",
+             "|" + "|".join("---:" if c in ("#", "params", "MACs", "FLOPs") else "---"
+                            for c in NET_COLUMNS) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(_md_escape(c) for c in _net_cells(r)) + " |")
+    lines.append(f"| | **total** | | | | **{num(t['params'])}** | **{num(t['macs'])}** | "
+                 f"**{num(t['flops'])}** | | |")
+    lines += ["", f"<sub>conventions: {CONVENTIONS}</sub>"]
+    return "\n".join(lines) + "\n"

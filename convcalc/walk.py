@@ -32,3 +32,470 @@ def layer_report(op: str, x: Shape, args: dict[str, Any], *, lenient: bool = Tru
     effect = ops.apply(op, x, args, lenient=lenient)
     rf = RF.identity(x.rank).then(effect.rf, x.spatial)
     return LayerReport(ops.resolve(op).name, dict(args), x, effect, rf)
+
+
+# -- networks ------------------------------------------------------------------------------
+
+from dataclasses import field  # noqa: E402
+
+from .dims import fmt, is_symbolic, prod  # noqa: E402
+from .errors import ConvcalcError, Loc, ShapeError, SpecError, did_you_mean  # noqa: E402
+
+MAX_ROWS = 1_000_000  # leaf layers in one network
+
+
+@dataclass(frozen=True)
+class Row:
+    """One leaf layer of a network walk."""
+
+    index: int
+    path: str
+    name: str | None
+    op: str
+    input: Shape
+    output: Shape
+    params: Any
+    macs: Any
+    flops: Any
+    rf: RF
+    loc: Loc | None
+    parts: tuple = ()
+    ancestors: tuple[tuple[str, str], ...] = ()  # (path, what) of enclosing blocks/structures
+
+    @property
+    def activations(self) -> Any:
+        return self.output.numel()
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str | None
+    file: str
+    input: Shape
+    output: Shape
+    rows: tuple[Row, ...]
+    rf: RF
+    batch: int = 1
+    assumptions: tuple[str, ...] = ()
+    expect: dict = field(default_factory=dict)
+
+    def total(self, what: str) -> Any:
+        values = [getattr(r, what) for r in self.rows]
+        if any(v is None for v in values):
+            return None
+        total = sum(values)
+        return total * self.batch if what != "params" else total
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        return {k: _clean(self.total(k)) for k in ("params", "macs", "flops", "activations")}
+
+
+def _clean(x):
+    from .dims import simplify_int
+
+    return simplify_int(x) if is_symbolic(x) else x
+
+
+@dataclass(frozen=True)
+class Tensor:
+    shape: Shape
+    rf: RF
+
+
+class _Scope:
+    """Saved tensors (``name:``); a block call gets its own scope that can read outward."""
+
+    def __init__(self, parent: "_Scope | None" = None) -> None:
+        self.tensors: dict[str, Tensor] = {}
+        self.parent = parent
+
+    def get(self, name: str) -> Tensor | None:
+        scope = self
+        while scope is not None:
+            if name in scope.tensors:
+                return scope.tensors[name]
+            scope = scope.parent
+        return None
+
+    def names(self) -> list[str]:
+        out, scope = [], self
+        while scope is not None:
+            out.extend(scope.tensors)
+            scope = scope.parent
+        return out
+
+
+def parse_input(net, env: dict[str, Any], override: list | None = None) -> Shape:
+    from .spec import Y, evaluate
+
+    if override is not None:
+        values = [Y(v, net.input.loc) for v in override]
+        loc = net.input.loc
+    else:
+        if not net.input.is_list:
+            raise SpecError("'input' must be a list: channels then 1–3 spatial sizes, e.g. "
+                            "[3, 224, 224]", loc=net.input.loc)
+        values, loc = net.input.value, net.input.loc
+    if not 1 <= len(values) <= 4:
+        raise SpecError(f"'input' has {len(values)} entries; expected channels then 0–3 "
+                        f"spatial sizes", loc=loc)
+    dims = []
+    for i, y in enumerate(values):
+        v = y.value
+        if isinstance(v, bool) or not isinstance(v, (int, str)):
+            raise SpecError(f"input sizes must be integers or names, got {v!r}", loc=y.loc)
+        if isinstance(v, str):
+            v = evaluate(v, env, y.loc, symbols=i > 0)
+        if isinstance(v, int) and v < 1:
+            raise SpecError(f"input sizes must be positive, got {v}", loc=y.loc)
+        if i == 0 and not isinstance(v, int):
+            raise SpecError("the channel count must be a number", loc=y.loc)
+        dims.append(v)
+    return Shape(dims[0], tuple(dims[1:]))
+
+
+def walk(net, *, input_override: list | None = None, sets: dict[str, int] | None = None,
+         batch: int = 1) -> Report:
+    """Thread shapes, costs and receptive fields through a parsed network."""
+    return _Walker(net, input_override, sets or {}, batch).run()
+
+
+class _Walker:
+    def __init__(self, net, input_override, sets, batch) -> None:
+        self.net = net
+        self.rows: list[Row] = []
+        self.assumptions: list[str] = []
+        self.sets = sets
+        self.batch = batch
+        self.input_override = input_override
+
+    def run(self) -> Report:
+        from .spec import evaluate
+
+        net = self.net
+        env: dict[str, Any] = {}
+        for name, y in net.vars.items():
+            env[name] = self.value(y, env)
+        known = set(env)
+        for name, value in self.sets.items():
+            env[name] = value
+        x_shape = parse_input(net, env, self.input_override)
+        unused = set(self.sets) - known - self._input_names()
+        if unused:
+            raise SpecError(f"--set {sorted(unused)[0]}: no var or input symbol of that name "
+                            f"in {net.file}")
+        self.extent = x_shape.spatial
+        self.env = env
+        x = Tensor(x_shape, RF.identity(x_shape.rank))
+        x = self.items(net.layers, x, env, _Scope(), "", (), ())
+        return Report(net.name, net.file, x_shape, x.shape, tuple(self.rows), x.rf,
+                      self.batch, tuple(dict.fromkeys(self.assumptions)),
+                      {k: v for k, v in net.expect.items()})
+
+    def _input_names(self) -> set[str]:
+        from .spec import Y
+
+        names = set()
+        if self.net.input.is_list:
+            for y in self.net.input.value:
+                if isinstance(y, Y) and isinstance(y.value, str):
+                    names.update(n for n in _names_in(y.value))
+        return names
+
+    # -- values --------------------------------------------------------------------------
+
+    def value(self, y, env, kind: str | None = None, choices: tuple = ()) -> Any:
+        from .spec import evaluate
+        from .ops import PAD_MODES
+
+        v = y.value
+        if isinstance(v, list):
+            return [self.value(item, env, kind, choices) for item in v]
+        if isinstance(v, dict):
+            raise SpecError("expected a value, got a mapping", loc=y.loc)
+        if isinstance(v, str):
+            literal = v.strip()
+            if kind in ("enum", "pad") and (literal in choices or literal in PAD_MODES):
+                return literal
+            if kind == "enum" or (kind is None and literal.isidentifier()
+                                  and literal not in env):
+                if literal in env:
+                    return env[literal]
+                return literal
+            return evaluate(literal, env, y.loc)
+        return v
+
+    # -- items ---------------------------------------------------------------------------
+
+    def items(self, items, x: Tensor, env, scope, prefix, ancestors, stack) -> Tensor:
+        for i, item in enumerate(items):
+            x = self.item(item, i, x, env, scope, prefix, ancestors, stack)
+        return x
+
+    def item(self, item, i, x, env, scope, prefix, ancestors, stack) -> Tensor:
+        label = item.label.value if item.label is not None else None
+        seg = label or str(i)
+        base = f"{prefix}.{seg}" if prefix else seg
+        times = 1
+        if item.times is not None:
+            times = self.value(item.times, env)
+            if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+                raise SpecError(f"'times' must be a positive integer, got {times!r}",
+                                loc=item.times.loc)
+            if times > MAX_ROWS:
+                raise SpecError(f"'times: {times}' is more than {MAX_ROWS:,} repetitions",
+                                loc=item.times.loc)
+        if item.source is not None:
+            name = item.source.value
+            saved = scope.get(name)
+            if saved is None:
+                raise SpecError(f"'from: {name}' names no saved tensor", loc=item.source.loc,
+                                hint=did_you_mean(name, scope.names()) or
+                                "save one with `name:` on an earlier item")
+            x = saved
+        for r in range(times):
+            path = f"{base}.{r}" if times > 1 else base
+            x = self.one(item, x, env, scope, path, label if times == 1 else None,
+                         ancestors, stack)
+        if label is not None:
+            scope.tensors[label] = x
+        return x
+
+    def one(self, item, x, env, scope, path, label, ancestors, stack) -> Tensor:
+        from . import ops
+
+        if item.kind == "residual":
+            return self.residual(item, x, env, scope, path, ancestors, stack)
+        if item.kind == "parallel":
+            return self.parallel(item, x, env, scope, path, ancestors, stack)
+        if item.kind == "merge":
+            return self.named_merge(item, x, env, scope, path, label, ancestors, stack)
+        if item.name in self.net.blocks:
+            return self.block(item, x, env, scope, path, ancestors, stack)
+        if not ops.known_op(item.name):
+            from .spec import STRUCTURES, MERGES
+
+            choices = [*ops.OPS, *ops.ALIASES, *self.net.blocks, *STRUCTURES, *MERGES]
+            raise SpecError(f"unknown op '{item.name}'", loc=item.loc,
+                            hint=did_you_mean(item.name, choices) or
+                            "`convcalc ops` lists the ops; blocks are defined under blocks:")
+        return self.leaf(item, x, env, path, label, ancestors, stack)
+
+    def context(self, what: str, path: str, stack) -> str:
+        if stack:
+            block, call_path = stack[-1]
+            return f"{what} in block '{block}' ({call_path})"
+        return f"{what} ({path})"
+
+    def leaf(self, item, x, env, path, label, ancestors, stack) -> Tensor:
+        from . import ops
+
+        opdef = ops.resolve(item.name)
+        args_y = item.args
+        args: dict[str, Any] = {}
+        if args_y is not None and args_y.value is not None:
+            if not args_y.is_map:
+                raise SpecError(f"{item.name} takes a mapping of keys, got "
+                                f"{args_y.plain()!r}", loc=args_y.loc,
+                                hint=f"write `{item.name}: {{k: 3}}`")
+            for key, y in args_y.value.items():
+                spec_key = opdef.keys.get(ops.KEY_ALIASES.get(key, key))
+                kind = spec_key.kind if spec_key else None
+                try:
+                    args[key] = self.value(y, env, kind, spec_key.choices if spec_key else ())
+                except ConvcalcError as err:
+                    raise err.at(y.loc)
+        try:
+            effect = ops.apply(item.name, x.shape, args)
+        except ConvcalcError as err:
+            loc = item.loc
+            if err.key is not None and args_y is not None and args_y.keys:
+                loc = args_y.keys.get(err.key) or _alias_loc(args_y.keys, err.key) or loc
+            message = err.message
+            if message.startswith(opdef.name + ": "):
+                message = message[len(opdef.name) + 2:]
+            err.message = f"{item.name} ({path}) on input {x.shape}: {message}"
+            raise err.at(loc)
+        rf = x.rf.then(effect.rf, self.extent)
+        self.add_row(path, label, opdef.name, x.shape, effect.output, effect.params,
+                     effect.macs, effect.flops, rf, item.loc, effect.parts, ancestors)
+        return Tensor(effect.output, rf)
+
+    def add_row(self, path, name, op, inp, out, params, macs, flops, rf, loc, parts,
+                ancestors) -> None:
+        if len(self.rows) >= MAX_ROWS:
+            raise SpecError(f"the network has more than {MAX_ROWS:,} layers", loc=loc)
+        self.rows.append(Row(len(self.rows), path, name, op, inp, out, params, macs, flops,
+                             rf, loc, parts, ancestors))
+
+    def block(self, item, x, env, scope, path, ancestors, stack) -> Tensor:
+        block = self.net.blocks[item.name]
+        chain = [name for name, _ in stack]
+        if item.name in chain:
+            cycle = " → ".join(chain[chain.index(item.name):] + [item.name])
+            raise SpecError(f"block '{item.name}' calls itself ({cycle})", loc=item.loc)
+        given: dict[str, Any] = {}
+        args_y = item.args
+        if args_y is not None and args_y.value is not None:
+            if not args_y.is_map:
+                raise SpecError(f"block '{item.name}' takes a mapping of args, got "
+                                f"{args_y.plain()!r}", loc=args_y.loc)
+            for key, y in args_y.value.items():
+                if key not in block.params:
+                    raise SpecError(f"block '{item.name}' has no arg '{key}'",
+                                    loc=args_y.keys[key],
+                                    hint=did_you_mean(key, block.params) or
+                                    (f"its args: {', '.join(block.params)}" if block.params
+                                     else "it takes no args"))
+                given[key] = self.value(y, env)
+        inner = dict(self.env)
+        for key, default in block.params.items():
+            if key in given:
+                inner[key] = given[key]
+            elif default is None:
+                raise SpecError(f"block '{item.name}' needs arg '{key}'", loc=item.loc,
+                                hint=f"`- {item.name}: {{{key}: ...}}`")
+            else:
+                inner[key] = self.value(default, {**self.env, **given})
+        anc = ancestors + ((path, item.name),)
+        return self.items(block.layers, x, inner, _Scope(scope), path, anc,
+                          stack + ((item.name, path),))
+
+    def residual(self, item, x, env, scope, path, ancestors, stack) -> Tensor:
+        anc = ancestors + ((path, "residual"),)
+        body = self.items(item.body, x, env, _Scope(scope), f"{path}.body", anc, stack)
+        short = x if item.shortcut is None else self.items(
+            item.shortcut, x, env, _Scope(scope), f"{path}.shortcut", anc, stack)
+        out = self.merge_shapes("add", [body.shape, short.shape], item.loc,
+                                self.context("residual", path, stack),
+                                ["body", "shortcut"])
+        rf = body.rf.union(short.rf)
+        self.add_row(f"{path}.add", None, "add", body.shape, out, 0, 0,
+                     out.numel(), rf, item.loc, (), anc)
+        return Tensor(out, rf)
+
+    def parallel(self, item, x, env, scope, path, ancestors, stack) -> Tensor:
+        anc = ancestors + ((path, "parallel"),)
+        outs = [self.items(branch, x, env, _Scope(scope), f"{path}.{b}", anc, stack)
+                for b, branch in enumerate(item.branches)]
+        names = [f"branch {b}" for b in range(len(outs))]
+        return self.finish_merge(item.merge, outs, item.loc,
+                                 self.context(f"parallel {item.merge}", path, stack), names,
+                                 f"{path}.{item.merge}", None, anc)
+
+    def named_merge(self, item, x, env, scope, path, label, ancestors, stack) -> Tensor:
+        y = item.args
+        names_y = y.value if y.is_list else [y]
+        tensors, names = [x], ["the current tensor"]
+        for ny in names_y:
+            name = ny.value
+            if not isinstance(name, str):
+                raise SpecError(f"{item.name} takes tensor names, got {name!r}", loc=ny.loc)
+            saved = scope.get(name)
+            if saved is None:
+                raise SpecError(f"{item.name}: no saved tensor '{name}'", loc=ny.loc,
+                                hint=did_you_mean(name, scope.names()) or
+                                "save one with `name:` on an earlier item")
+            tensors.append(saved)
+            names.append(f"'{name}'")
+        return self.finish_merge(item.name, tensors, item.loc,
+                                 self.context(item.name, path, stack), names, path, label,
+                                 ancestors)
+
+    def finish_merge(self, how, tensors, loc, context, names, path, label, ancestors):
+        shapes = [t.shape for t in tensors]
+        out = self.merge_shapes(how, shapes, loc, context, names)
+        rf = tensors[0].rf
+        for t in tensors[1:]:
+            rf = rf.union(t.rf)
+        flops = 0 if how == "concat" else (len(tensors) - 1) * out.numel()
+        self.add_row(path, label, how, shapes[0], out, 0, 0, flops, rf, loc, (), ancestors)
+        return Tensor(out, rf)
+
+    def merge_shapes(self, how, shapes, loc, context, names) -> Shape:
+        first = shapes[0]
+        spatial = list(first.spatial)
+        for shape, name in zip(shapes[1:], names[1:]):
+            same_rank = shape.rank == first.rank
+            if how == "concat":
+                ok = same_rank and all(self.same(a, b, spatial, i) for i, (a, b) in
+                                       enumerate(zip(first.spatial, shape.spatial)))
+                what = "spatial sizes"
+            else:
+                ok = same_rank and shape.channels == first.channels and all(
+                    self.same(a, b, spatial, i) for i, (a, b) in
+                    enumerate(zip(first.spatial, shape.spatial)))
+                what = "shapes"
+            if not ok:
+                raise ShapeError(f"{context}: {names[0]} gives {first} but {name} gives "
+                                 f"{shape}" + ("" if how != "concat" else
+                                               f" ({what} must match to concat)"), loc=loc)
+        channels = first.channels
+        if how == "concat":
+            channels = sum(s.channels for s in shapes)
+        return Shape(channels, tuple(spatial))
+
+    def same(self, a, b, spatial, i) -> bool:
+        """Equal sizes; symbolic sizes that are not provably equal are recorded as an
+        assumption (they agree for the inputs PyTorch would accept) and the simpler kept."""
+        if not is_symbolic(a) and not is_symbolic(b):
+            return a == b
+        import sympy
+
+        if sympy.simplify(a - b) == 0:
+            return True
+        self.assumptions.append(f"{fmt(a)} = {fmt(b)}")
+        if sympy.count_ops(b) < sympy.count_ops(a):
+            spatial[i] = b
+        return True
+
+
+def _alias_loc(keys: dict, canon: str):
+    from .ops import KEY_ALIASES
+
+    for spelled, loc in keys.items():
+        if KEY_ALIASES.get(spelled) == canon:
+            return loc
+    return None
+
+
+def _names_in(text: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+
+
+def collapse(report: Report, depth: int) -> tuple[Row, ...]:
+    """Rows nested deeper than ``depth`` become one row per enclosing item at that depth."""
+    out: list[Row] = []
+    group: list[Row] = []
+    key = None
+
+    def flush():
+        if not group:
+            return
+        first, last = group[0], group[-1]
+        path, what = first.ancestors[depth]
+        total = lambda attr: None if any(getattr(r, attr) is None for r in group) \
+            else sum(getattr(r, attr) for r in group)
+        out.append(Row(len(out), path, None, what, first.input, last.output,
+                       total("params"), total("macs"), total("flops"), last.rf, first.loc,
+                       (), first.ancestors[:depth]))
+        group.clear()
+
+    for row in report.rows:
+        k = row.ancestors[depth] if len(row.ancestors) > depth else None
+        if k is None:
+            flush()
+            key = None
+            out.append(Row(len(out), row.path, row.name, row.op, row.input, row.output,
+                           row.params, row.macs, row.flops, row.rf, row.loc, row.parts,
+                           row.ancestors))
+            continue
+        if k != key:
+            flush()
+            key = k
+        group.append(row)
+    flush()
+    return tuple(out)

@@ -1,0 +1,170 @@
+"""Expectations (``expect:``) and budgets → findings.
+
+Quantities are integers or strings with an SI suffix (``2G``, ``3.5M``: k=1e3, M=1e6, G=1e9,
+T=1e12), exact or ``{min: ..., max: ...}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .dims import fmt, is_symbolic
+from .errors import Loc, SpecError
+
+SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_QTY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKMGT]?)\s*$")
+QUANTITIES = ("params", "macs", "flops", "activations")
+
+
+@dataclass(frozen=True)
+class Bound:
+    exact: int | None = None
+    min: int | None = None
+    max: int | None = None
+
+    def holds(self, value: int) -> bool:
+        if self.exact is not None:
+            return value == self.exact
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def text(self) -> str:
+        if self.exact is not None:
+            return f"{self.exact:,}"
+        parts = []
+        if self.min is not None:
+            parts.append(f"≥ {self.min:,}")
+        if self.max is not None:
+            parts.append(f"≤ {self.max:,}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Finding:
+    loc: Loc | None
+    what: str  # params | macs | ... | output | rf | budget name
+    message: str
+    expected: Any = None
+    actual: Any = None
+
+
+def quantity(value: Any, loc: Loc | None, what: str) -> int:
+    if isinstance(value, bool):
+        raise SpecError(f"{what}: expected a number, got {value!r}", loc=loc)
+    if isinstance(value, int):
+        if value < 0:
+            raise SpecError(f"{what}: must not be negative, got {value}", loc=loc)
+        return value
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, str):
+        m = _QTY.match(value)
+        if m:
+            try:
+                number = Decimal(m.group(1)) * SI[m.group(2)]
+            except InvalidOperation:
+                number = None
+            if number is not None and number == number.to_integral_value():
+                return int(number)
+            raise SpecError(f"{what}: {value!r} is not a whole number", loc=loc)
+    raise SpecError(f"{what}: expected an integer or a string like 2G or 3.5M, got "
+                    f"{value!r}", loc=loc, hint="SI suffixes: k, M, G, T")
+
+
+def bound(y, what: str) -> Bound:
+    """Parse an exact value or ``{min, max}`` from a located YAML value."""
+    if y.is_map:
+        for key in y.value:
+            if key not in ("min", "max"):
+                raise SpecError(f"{what}: a range has 'min' and 'max', got '{key}'",
+                                loc=y.keys[key])
+        if not y.value:
+            raise SpecError(f"{what}: empty range", loc=y.loc)
+        lo = y.value.get("min")
+        hi = y.value.get("max")
+        b = Bound(min=None if lo is None else quantity(lo.value, lo.loc, what),
+                  max=None if hi is None else quantity(hi.value, hi.loc, what))
+        if b.min is not None and b.max is not None and b.min > b.max:
+            raise SpecError(f"{what}: min {b.min:,} is above max {b.max:,}", loc=y.loc)
+        return b
+    return Bound(exact=quantity(y.value, y.loc, what))
+
+
+def parse_expect(expect: dict) -> dict[str, Any]:
+    """``expect:`` → {key: (Bound | list, Loc)}; raises SpecError on malformed values."""
+    out: dict[str, Any] = {}
+    for key, y in expect.items():
+        if key == "output":
+            if not y.is_list or not y.value:
+                raise SpecError("expect.output: a shape list like [1000] or [64, 56, 56]",
+                                loc=y.loc)
+            dims = []
+            for d in y.value:
+                if isinstance(d.value, bool) or not isinstance(d.value, (int, str)):
+                    raise SpecError(f"expect.output: sizes are integers, got {d.value!r}",
+                                    loc=d.loc)
+                dims.append(d.value)
+            out[key] = (dims, y.loc)
+        elif key == "rf":
+            if y.is_list:
+                out[key] = ([bound(v, "expect.rf") for v in y.value], y.loc)
+            else:
+                out[key] = (bound(y, "expect.rf"), y.loc)
+        else:
+            out[key] = (bound(y, f"expect.{key}"), y.loc)
+    return out
+
+
+def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]:
+    """Compare a walked network with its ``expect:`` and with command-line budgets."""
+    findings: list[Finding] = []
+    expect = parse_expect(report.expect)
+    totals = report.totals
+    for key, (want, loc) in expect.items():
+        if key == "output":
+            actual = list(report.output.dims)
+            if [fmt(a) for a in actual] != [fmt(w) for w in want]:
+                findings.append(Finding(loc, "output", f"output shape: expected "
+                                        f"{_shape(want)}, got {_shape(actual)}", want,
+                                        actual))
+        elif key == "rf":
+            sizes = list(report.rf.size)
+            wants = want if isinstance(want, list) else [want] * len(sizes)
+            if len(wants) != len(sizes):
+                findings.append(Finding(loc, "rf", f"rf: expected {len(wants)} axes, the "
+                                        f"network has {len(sizes)}"))
+                continue
+            bad = [(w, s) for w, s in zip(wants, sizes)
+                   if is_symbolic(s) or not (s == int(s) and w.holds(int(s)))]
+            if bad:
+                findings.append(Finding(loc, "rf", "receptive field: expected "
+                                        + " × ".join(w.text() for w in wants) + ", got "
+                                        + " × ".join(fmt(s) for s in sizes), None, sizes))
+        else:
+            findings.extend(_compare(key, want, totals[key], loc))
+    for key, limit in (budgets or {}).items():
+        findings.extend(_compare(key, Bound(max=limit), totals[key], None, budget=True))
+    return findings
+
+
+def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> list[Finding]:
+    label = {"macs": "MACs", "flops": "FLOPs"}.get(key, key)
+    if actual is None or is_symbolic(actual):
+        return [Finding(loc, key, f"{label}: cannot check a symbolic value "
+                                  f"({fmt(actual)}); bind the symbols with --set")]
+    if want.holds(actual):
+        return []
+    if budget:
+        return [Finding(loc, key, f"{label} {actual:,} is over the budget --max-{key} "
+                                  f"{want.max:,} (by {actual - want.max:,})", want.max, actual)]
+    diff = ""
+    if want.exact is not None:
+        diff = f" (off by {actual - want.exact:+,})"
+    return [Finding(loc, key, f"{label}: expected {want.text()}, got {actual:,}{diff}",
+                    want, actual)]
+
+
+def _shape(dims) -> str:
+    return "[" + ", ".join(fmt(d) for d in dims) + "]"
