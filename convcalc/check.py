@@ -168,3 +168,31 @@ def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> l
 
 def _shape(dims) -> str:
     return "[" + ", ".join(fmt(d) for d in dims) + "]"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    file: str
+    status: str  # ok | failed | invalid
+    findings: tuple[Finding, ...] = ()
+    report: Any = None
+    error: Any = None  # the ConvcalcError that made the file invalid
+
+
+def run_check(path: str, budgets: dict[str, int] | None = None) -> CheckResult:
+    """Load, walk and check one file; every user error becomes an 'invalid' result."""
+    from .errors import ConvcalcError
+    from .spec import load
+    from .walk import walk
+
+    try:
+        report = walk(load(path))
+        findings = check_report(report, budgets)
+    except ConvcalcError as err:
+        if err.loc is None:
+            err.loc = Loc(path)
+        return CheckResult(path, "invalid", error=err)
+    except RecursionError:
+        err = SpecError("nested too deeply", loc=Loc(path, 1, 1))
+        return CheckResult(path, "invalid", error=err)
+    return CheckResult(path, "failed" if findings else "ok", tuple(findings), report)

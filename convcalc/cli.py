@@ -281,6 +281,70 @@ def _net(file, input, set_, batch, depth, format):
         render.print_net(report, rows)
 
 
+CHECK_FORMATS = ("text", "github", "json")
+
+
+@app.command(help="CI gate: load and walk every FILE, verify its expect: section and the "
+                  "budgets given here. Prints file:line:col: error: ... per problem and a "
+                  "summary; exit 0 all ok, 1 an expectation or budget failed, 2 invalid "
+                  "input.\n\n"
+                  "Examples:\n\n"
+                  "  convcalc check examples/*.yaml\n\n"
+                  "  convcalc check model.yaml --max-params 25M --max-macs 4.5G\n\n"
+                  "  convcalc check arch/*.yaml --format github    (pull-request annotations)")
+def check(
+    files: List[str] = typer.Argument(..., help="network YAMLs."),
+    max_params: Optional[str] = typer.Option(None, "--max-params", help="budget: 25M, "
+                                             "25000000."),
+    max_macs: Optional[str] = typer.Option(None, "--max-macs", help="budget: 4.5G."),
+    max_flops: Optional[str] = typer.Option(None, "--max-flops", help="budget: 9G."),
+    format: str = typer.Option("text", "--format", "-f", help="text, github or json."),
+) -> None:
+    from .check import quantity, run_check
+    from . import render
+
+    try:
+        if format not in CHECK_FORMATS:
+            raise SpecError(f"--format must be one of {', '.join(CHECK_FORMATS)}, got "
+                            f"{format!r}")
+        budgets = {}
+        for key, text in (("params", max_params), ("macs", max_macs), ("flops", max_flops)):
+            if text is not None:
+                budgets[key] = quantity(text, None, f"--max-{key}")
+    except ConvcalcError as err:
+        _fail(err)
+    results = [run_check(f, budgets) for f in files]
+    sys.stdout.write(render.check_output(results, format))
+    if any(r.status == "invalid" for r in results):
+        raise typer.Exit(ExitStatus.INVALID)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(ExitStatus.FAILED)
+
+
+@app.command(help="What changed between two versions of an architecture: total and "
+                  "per-layer deltas of params and MACs, and changed output shapes.\n\n"
+                  "  convcalc diff old.yaml new.yaml --format markdown")
+def diff(
+    old: str = typer.Argument(..., help="the old network YAML."),
+    new: str = typer.Argument(..., help="the new network YAML."),
+    format: str = typer.Option("table", "--format", "-f", help="table, markdown or json."),
+) -> None:
+    from . import render
+    from .diff import diff_reports
+    from .spec import load
+    from .walk import walk
+
+    try:
+        if format not in ("table", "markdown", "json"):
+            raise SpecError(f"--format must be table, markdown or json, got {format!r}")
+        d = diff_reports(walk(load(old)), walk(load(new)))
+    except ConvcalcError as err:
+        _fail(err)
+    text = render.diff_output(d, format)
+    if text is not None:
+        sys.stdout.write(text)
+
+
 @app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "
                   "formulas.")
 def ops(format: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP)) -> None:

@@ -18,14 +18,15 @@ class ExitStatus(enum.IntEnum):
 
 @dataclass(frozen=True)
 class Loc:
-    """A place in a file; line and col are 1-based (what editors and GitHub show)."""
+    """A place in a file; line and col are 1-based (what editors and GitHub show); line 0
+    means the file as a whole (missing, unreadable)."""
 
     file: str
-    line: int
-    col: int
+    line: int = 0
+    col: int = 0
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        return f"{self.file}:{self.line}:{self.col}" if self.line > 0 else self.file
 
 
 class ConvcalcError(Exception):

@@ -262,11 +262,15 @@ def _window(op: str, axis: str, n: Dim, k: int, s: int, lo: int, hi: int, d: int
     which is exact for numbers and symbols alike (checked against the PyTorch rule in tests)."""
     e = d * (k - 1) + 1
     padded = n + lo + hi
-    if not is_symbolic(n) and padded < e:
+    extra = min(s - 1, e - 1 - hi) if ceil else 0
+    # ceil_mode lets a window run past the right edge by less than a stride, the first one
+    # included (aten pooling_output_shape): MaxPool2d(3, stride=3, ceil_mode=True) on 1 gives 1
+    if not is_symbolic(n) and padded - e + extra < 0:
         raise ShapeError(f"{op}: kernel {k}" + (f" (dilated span {e})" if d > 1 else "")
                          + f" is larger than the padded input {padded} = {n} + {lo} + {hi} "
-                           f"along {axis}")
-    extra = min(s - 1, e - 1 - hi) if ceil else 0
+                           f"along {axis}"
+                         + (f" by {e - padded}, not less than the stride {s} (ceil_mode)"
+                            if ceil else ""))
     out = floordiv(padded - e + extra, s) + 1
     core = f"({fmt(n)} + {_pad_text(lo, hi)} - {d}*({k} - 1) - 1)/{s}"
     if ceil:
@@ -566,10 +570,18 @@ POOL_RULE = WINDOW_RULE + "; ceil mode: ceil(...) + 1, minus 1 if the last windo
 
 def _pool(op: str, x: Shape, a: Args, dilation, flops_per_out: Callable[[int], int]) -> Effect:
     pads = _pads(op, a.p, a.k, dilation, a.s)
-    for (lo, hi), k, d in zip(pads, a.k, dilation):
-        if 2 * max(lo, hi) > d * (k - 1) + 1:
+    for (lo, hi), k in zip(pads, a.k):
+        # aten's pool shape checks compare padding with the kernel size, not the dilated span
+        if 2 * max(lo, hi) > k:
             raise ShapeError(f"{op}: padding {max(lo, hi)} must be at most half the kernel "
-                             f"span {d * (k - 1) + 1} (PyTorch's rule)", key="p")
+                             f"size {k} (PyTorch's rule)", key="p")
+    if op == "avgpool" and x.rank == 3:
+        # AvgPool3d alone also wants every unpadded axis at least the kernel size
+        # (aten pool3d_shape_check with check_input_size)
+        for n, k in zip(x.spatial, a.k):
+            if not is_symbolic(n) and n < k:
+                raise ShapeError(f"{op}: PyTorch's AvgPool3d needs each input size at least "
+                                 f"the kernel size, got {n} < {k}", key="k")
     outs, texts, steps = _windows(op, x, a.k, a.s, pads, dilation, a.ceil)
     shape = _out_shape(x.channels, outs)
     return Effect(shape, 0, 0, _elementwise_flops(shape, flops_per_out(prod(a.k))), steps,

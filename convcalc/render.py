@@ -371,3 +371,150 @@ def net_markdown(report, rows) -> str:
                  f"**{num(t['flops'])}** | | |")
     lines += ["", f"<sub>conventions: {CONVENTIONS}</sub>"]
     return "\n".join(lines) + "\n"
+
+
+# -- convcalc check -----------------------------------------------------------------------
+
+CHECK_SCHEMA = "convcalc.check/1"
+DIFF_SCHEMA = "convcalc.diff/1"
+
+
+def finding_line(file: str, loc, message: str) -> str:
+    where = str(loc) if loc is not None else file
+    return f"{where}: error: {message}"
+
+
+def github_line(file: str, loc, message: str) -> str:
+    # GitHub workflow commands: % , \r \n must be escaped in the message
+    text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    props = f"file={file}"
+    if loc is not None and loc.line > 0:
+        props = f"file={loc.file},line={loc.line},col={loc.col}"
+    return f"::error {props},title=convcalc::{text}"
+
+
+def check_output(results, fmt_name: str) -> str:
+    """``results``: list of CheckResult (file, status, findings, report, error)."""
+    if fmt_name == "json":
+        files = []
+        for r in results:
+            items = [{"line": f.loc.line if f.loc else None, "col": f.loc.col if f.loc else None,
+                      "what": f.what, "message": f.message,
+                      "expected": _json_bound(f.expected), "actual": jsonable(f.actual)}
+                     for f in r.findings]
+            if r.error is not None:
+                loc = r.error.loc
+                items.append({"line": loc.line if loc else None, "col": loc.col if loc else None,
+                              "what": "invalid", "message": r.error.message
+                              + (f" (hint: {r.error.hint})" if r.error.hint else ""),
+                              "expected": None, "actual": None})
+            files.append({"file": r.file, "status": r.status, "findings": items,
+                          "totals": jsonable(r.report.totals) if r.report else None})
+        return json.dumps({"schema": CHECK_SCHEMA, "files": files,
+                           "summary": check_summary(results)}, indent=2) + "\n"
+    lines = []
+    for r in results:
+        diagnostics = [(f.loc, f.message) for f in r.findings]
+        if r.error is not None:
+            msg = r.error.message + (f" (hint: {r.error.hint})" if r.error.hint else "")
+            diagnostics.append((r.error.loc, msg))
+        for loc, msg in diagnostics:
+            line = github_line if fmt_name == "github" else finding_line
+            lines.append(line(r.file, loc, msg))
+    lines.append(check_summary(results))
+    return "\n".join(lines) + "\n"
+
+
+def _json_bound(b):
+    if b is None or isinstance(b, (int, list)):
+        return jsonable(b)
+    if hasattr(b, "exact"):
+        return b.exact if b.exact is not None else {"min": b.min, "max": b.max}
+    return jsonable(b)
+
+
+def check_summary(results) -> str:
+    n = len(results)
+    failed = sum(r.status == "failed" for r in results)
+    invalid = sum(r.status == "invalid" for r in results)
+    head = f"{n} file{'s' if n != 1 else ''}"
+    if not failed and not invalid:
+        return f"{head}, all ok"
+    parts = [head]
+    if failed:
+        parts.append(f"{failed} failed")
+    if invalid:
+        parts.append(f"{invalid} invalid")
+    return ", ".join(parts)
+
+
+# -- convcalc diff ------------------------------------------------------------------------
+
+def _delta(x) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, int):
+        return f"{x:+,}" if x else "0"
+    return fmt(x)
+
+
+def _diff_rows(d) -> list[list[str]]:
+    rows = []
+    for c in d.changes:
+        ref = c.new or c.old
+        shape = (f"{c.old.output} → {c.new.output}" if c.kind == "changed" and
+                 str(c.old.output) != str(c.new.output) else str(ref.output))
+        rows.append([c.kind, ref.path + (f" ({ref.name})" if ref.name else ""), ref.op, shape,
+                     _delta(c.delta("params")), _delta(c.delta("macs"))])
+    return rows
+
+
+DIFF_COLUMNS = ("change", "path", "op", "output", "Δ params", "Δ MACs")
+
+
+def diff_output(d, fmt_name: str) -> str | None:
+    totals = [(k, d.old.totals[k], d.new.totals[k], d.total_delta(k))
+              for k in ("params", "macs", "flops", "activations")]
+    if fmt_name == "json":
+        def side(r):
+            return None if r is None else row_dict(r)
+        return json.dumps({
+            "schema": DIFF_SCHEMA, "old": d.old.file, "new": d.new.file,
+            "output": {"old": shape_json(d.old.output), "new": shape_json(d.new.output)},
+            "totals": {k: {"old": jsonable(a), "new": jsonable(b), "delta": jsonable(x)}
+                       for k, a, b, x in totals},
+            "layers": [{"change": c.kind, "old": side(c.old), "new": side(c.new),
+                        "delta": {"params": jsonable(c.delta("params")),
+                                  "macs": jsonable(c.delta("macs"))}} for c in d.changes],
+        }, indent=2) + "\n"
+    if fmt_name == "markdown":
+        lines = [f"**{d.old.file} → {d.new.file}**", "",
+                 "| | old | new | Δ |", "|---|---:|---:|---:|"]
+        lines += [f"| {k} | {num(a)} | {num(b)} | {_delta(x)} |" for k, a, b, x in totals]
+        lines += ["", "| " + " | ".join(DIFF_COLUMNS) + " |",
+                  "|---|---|---|---|---:|---:|"]
+        lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |"
+                  for row in _diff_rows(d)]
+        if not d.changes:
+            lines.append("| | no layer changed | | | | |")
+        return "\n".join(lines) + "\n"
+    from rich.table import Table
+
+    out = console()
+    summary = Table(title=f"{d.old.file} → {d.new.file}", title_justify="left", box=None,
+                    header_style="bold")
+    for col in ("", "old", "new", "Δ"):
+        summary.add_column(col, justify="right" if col else "left")
+    for k, a, b, x in totals:
+        summary.add_row(k, num(a), num(b), _delta(x))
+    out.print(summary)
+    if d.changes:
+        table = Table(box=None, header_style="bold")
+        for col in DIFF_COLUMNS:
+            table.add_column(col, justify="right" if col.startswith("Δ") else "left")
+        for row in _diff_rows(d):
+            table.add_row(*row)
+        out.print(table)
+    else:
+        out.print("no layer changed")
+    return None

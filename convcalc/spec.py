@@ -51,14 +51,14 @@ class Y:
 
 def read_text(path: str) -> str:
     if os.path.isdir(path):
-        raise SpecError(f"{path} is a directory, not a YAML file", loc=Loc(path, 1, 1))
+        raise SpecError("is a directory, not a YAML file", loc=Loc(path))
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_FILE + 1)
     except FileNotFoundError:
-        raise SpecError(f"{path}: no such file") from None
+        raise SpecError("no such file", loc=Loc(path)) from None
     except OSError as err:
-        raise SpecError(f"{path}: cannot read: {err.strerror}") from None
+        raise SpecError(f"cannot read: {err.strerror}", loc=Loc(path)) from None
     if len(data) > MAX_FILE:
         raise SpecError(f"file is larger than {MAX_FILE // 1_000_000} MB", loc=Loc(path, 1, 1))
     if b"\0" in data:
