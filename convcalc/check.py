@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .dims import fmt, is_symbolic
+from .dims import fmt, is_symbolic, provably_equal
 from .errors import Loc, SpecError
 
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -92,7 +92,7 @@ def bound(y, what: str) -> Bound:
     return Bound(exact=quantity(y.value, y.loc, what))
 
 
-def parse_expect(expect: dict) -> dict[str, Any]:
+def parse_expect(expect: dict, bindings: dict | None = None) -> dict[str, Any]:
     """``expect:`` → {key: (Bound | list, Loc)}; raises SpecError on malformed values."""
     out: dict[str, Any] = {}
     for key, y in expect.items():
@@ -105,7 +105,12 @@ def parse_expect(expect: dict) -> dict[str, Any]:
                 if isinstance(d.value, bool) or not isinstance(d.value, (int, str)):
                     raise SpecError(f"expect.output: sizes are integers, got {d.value!r}",
                                     loc=d.loc)
-                dims.append(d.value)
+                if isinstance(d.value, str):
+                    from .spec import evaluate
+
+                    dims.append(evaluate(d.value, bindings or {}, d.loc, symbols=True))
+                else:
+                    dims.append(d.value)
             out[key] = (dims, y.loc)
         elif key == "rf":
             if y.is_list:
@@ -120,12 +125,13 @@ def parse_expect(expect: dict) -> dict[str, Any]:
 def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]:
     """Compare a walked network with its ``expect:`` and with command-line budgets."""
     findings: list[Finding] = []
-    expect = parse_expect(report.expect)
+    expect = parse_expect(report.expect, report.bindings)
     totals = report.totals
     for key, (want, loc) in expect.items():
         if key == "output":
             actual = list(report.output.dims)
-            if [fmt(a) for a in actual] != [fmt(w) for w in want]:
+            if len(actual) != len(want) or not all(
+                    provably_equal(a, w) for a, w in zip(actual, want)):
                 findings.append(Finding(loc, "output", f"output shape: expected "
                                         f"{_shape(want)}, got {_shape(actual)}", want,
                                         actual))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from typing import List, Optional
@@ -20,6 +21,8 @@ app = typer.Typer(
          "  convcalc net examples/vgg16.yaml               a whole network from YAML\n\n"
          "  convcalc check examples/*.yaml                 CI gate over architecture YAMLs\n\n"
          "  convcalc ops                                   every op, its keys and formulas")
+
+INTERNAL_ERROR = 3  # a bug in convcalc, not the user's input
 
 FORMAT_HELP = "table (for people) or json (for machines)"
 
@@ -361,7 +364,12 @@ def main() -> None:
     except Exception as err:
         # click's UsageError and friends (vendored inside newer typer): one line, exit 2
         if not hasattr(err, "format_message") or not hasattr(err, "exit_code"):
-            raise
+            if os.environ.get("CONVCALC_TRACEBACK"):
+                raise
+            print(f"error: internal error ({type(err).__name__}: {err}); this is a bug in "
+                  f"convcalc, please report it (hint: CONVCALC_TRACEBACK=1 shows the "
+                  f"traceback)", file=sys.stderr)
+            sys.exit(INTERNAL_ERROR)
         ctx = getattr(err, "ctx", None)
         hint = f" (hint: {ctx.command_path} --help)" if ctx is not None else ""
         print(f"error: {err.format_message()}{hint}", file=sys.stderr)

@@ -78,6 +78,18 @@ def substitute(x: Any, env: dict[str, int]) -> Any:
     return simplify_int(out) if out.is_Integer else out
 
 
+def provably_equal(a: Any, b: Any) -> bool:
+    """True when two sizes are equal for every value of their symbols."""
+    if not is_symbolic(a) and not is_symbolic(b):
+        return a == b
+    return _sympy().simplify(a - b) == 0
+
+
+def complexity(x: Any) -> int:
+    """How many operations it takes to write a size (0 for numbers)."""
+    return _sympy().count_ops(x) if is_symbolic(x) else 0
+
+
 def free_names(x: Any) -> set[str]:
     return {s.name for s in x.free_symbols} if is_symbolic(x) else set()
 
@@ -92,6 +104,8 @@ def fmt(x: Any) -> str:
         return str(x)
     if isinstance(x, Fraction):
         return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+    if isinstance(x, (float, str)):  # real-valued keys (slope=0.01) and enum values (nearest)
+        return str(x)
     return _show(x)
 
 

@@ -21,10 +21,12 @@ SOLVE_SCHEMA = "convcalc.solve/1"
 def console(stderr: bool = False):
     from rich.console import Console
 
-    # rich honours NO_COLOR itself; a wide virtual width keeps piped tables intact
+    # rich's own NO_COLOR support drops colours but still writes bold/dim/italic escapes;
+    # no colour system at all means plain text. A wide virtual width keeps piped tables intact
+    plain = bool(os.environ.get("NO_COLOR"))  # no-color.org: set and not empty
     return Console(stderr=stderr, highlight=False,
                    width=None if sys.stdout.isatty() else 200,
-                   no_color="NO_COLOR" in os.environ or None)
+                   no_color=plain or None, color_system=None if plain else "auto")
 
 
 def jsonable(x: Any) -> Any:
@@ -235,10 +237,15 @@ def row_dict(row) -> dict:
          "params": jsonable(row.params), "macs": jsonable(row.macs),
          "flops": jsonable(row.flops), "rf": rf_dict(row.rf)}
     if row.parts:
+        b = getattr(row, "batch", 1)  # a row's MACs/FLOPs carry --batch; so do its parts
         d["parts"] = [{"name": name, "output": shape_json(p.output),
-                       "params": jsonable(p.params), "macs": jsonable(p.macs),
-                       "flops": jsonable(p.flops)} for name, p in row.parts]
+                       "params": jsonable(p.params), "macs": jsonable(_times(p.macs, b)),
+                       "flops": jsonable(_times(p.flops, b))} for name, p in row.parts]
     return d
+
+
+def _times(x, batch: int):
+    return x if x is None or batch == 1 else x * batch
 
 
 def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
@@ -248,9 +255,9 @@ def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
     failed = {f.what for f in check_report(report)}
     totals = report.totals
     rows = []
-    for key, (want, _) in parse_expect(report.expect).items():
+    for key, (want, _) in parse_expect(report.expect, report.bindings).items():
         if key == "output":
-            declared, computed = "×".join(fmt(w) for w in want), str(report.output)
+            declared, computed = str(Shape(want[0], tuple(want[1:]))), str(report.output)
         elif key == "rf":
             declared = ("×".join(w.text() for w in want) if isinstance(want, list)
                         else want.text())
@@ -318,12 +325,12 @@ def print_net(report, rows) -> None:
     total_macs = totals["macs"]
     for row in rows:
         cells = _net_cells(row)
-        cells.insert(7, _bar(row.macs * report.batch if isinstance(row.macs, int) else None,
-                             total_macs))
+        cells.insert(7, _bar(row.macs, total_macs))  # rows already carry the batch
         table.add_row(*cells)
         for name, part in row.parts:
             table.add_row("", f"  └ {name}", "", "", str(part.output), num(part.params),
-                          num(part.macs), "", num(part.flops), "", "", style="dim")
+                          num(_times(part.macs, row.batch)), "",
+                          num(_times(part.flops, row.batch)), "", "", style="dim")
     out = console()
     out.print(table)
     out.print(f"activations: {num(totals['activations'])}   "

@@ -61,10 +61,12 @@ class Row:
     loc: Loc | None
     parts: tuple = ()
     ancestors: tuple[tuple[str, str], ...] = ()  # (path, what) of enclosing blocks/structures
+    batch: int = 1  # macs and flops above are already multiplied by it; shapes are per sample
 
     @property
     def activations(self) -> Any:
-        return self.output.numel()
+        n = self.output.numel()
+        return None if n is None else n * self.batch
 
 
 @dataclass(frozen=True)
@@ -78,13 +80,14 @@ class Report:
     batch: int = 1
     assumptions: tuple[str, ...] = ()
     expect: dict = field(default_factory=dict)
+    bindings: dict = field(default_factory=dict)  # --set values, for expectations
 
     def total(self, what: str) -> Any:
+        """Sum over rows; rows already carry the batch (SPEC §5: totals = sum over layers)."""
         values = [getattr(r, what) for r in self.rows]
         if any(v is None for v in values):
             return None
-        total = sum(values)
-        return total * self.batch if what != "params" else total
+        return sum(values)
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -176,7 +179,8 @@ class _Walker:
         net = self.net
         env: dict[str, Any] = {}
         for name, y in net.vars.items():
-            env[name] = self.value(y, env)
+            # --set binds a var before the vars that depend on it are computed
+            env[name] = self.sets[name] if name in self.sets else self.value(y, env, "expr")
         known = set(env)
         for name, value in self.sets.items():
             env[name] = value
@@ -191,7 +195,7 @@ class _Walker:
         x = self.items(net.layers, x, env, _Scope(), "", (), ())
         return Report(net.name, net.file, x_shape, x.shape, tuple(self.rows), x.rf,
                       self.batch, tuple(dict.fromkeys(self.assumptions)),
-                      {k: v for k, v in net.expect.items()})
+                      {k: v for k, v in net.expect.items()}, dict(self.sets))
 
     def _input_names(self) -> set[str]:
         from .spec import Y
@@ -326,8 +330,10 @@ class _Walker:
                 ancestors) -> None:
         if len(self.rows) >= MAX_ROWS:
             raise SpecError(f"the network has more than {MAX_ROWS:,} layers", loc=loc)
-        self.rows.append(Row(len(self.rows), path, name, op, inp, out, params, macs, flops,
-                             rf, loc, parts, ancestors))
+        # --batch multiplies MACs and FLOPs (not params) in every row, so totals = sum of rows
+        macs, flops = (None if v is None else _clean(v * self.batch) for v in (macs, flops))
+        self.rows.append(Row(len(self.rows), path, name, op, inp, out, _clean(params), macs,
+                             flops, rf, loc, parts, ancestors, self.batch))
 
     def block(self, item, x, env, scope, path, ancestors, stack) -> Tensor:
         block = self.net.blocks[item.name]
@@ -349,6 +355,12 @@ class _Walker:
                                     (f"its args: {', '.join(block.params)}" if block.params
                                      else "it takes no args"))
                 given[key] = self.value(y, env)
+                if isinstance(given[key], str) and given[key] not in _enum_values():
+                    # SPEC §2.4: a name that is neither a var, an arg nor an enum value is
+                    # an error here, not a string that fails later inside the block
+                    raise SpecError(f"undefined name '{given[key]}' in {y.value!r}",
+                                    loc=y.loc, hint=did_you_mean(given[key], env) or
+                                    "define it under vars: or as a block arg")
         inner = dict(self.env)
         for key, default in block.params.items():
             if key in given:
@@ -439,16 +451,24 @@ class _Walker:
     def same(self, a, b, spatial, i) -> bool:
         """Equal sizes; symbolic sizes that are not provably equal are recorded as an
         assumption (they agree for the inputs PyTorch would accept) and the simpler kept."""
-        if not is_symbolic(a) and not is_symbolic(b):
-            return a == b
-        import sympy
+        from .dims import complexity, provably_equal
 
-        if sympy.simplify(a - b) == 0:
+        if provably_equal(a, b):
             return True
+        if not is_symbolic(a) and not is_symbolic(b):
+            return False
         self.assumptions.append(f"{fmt(a)} = {fmt(b)}")
-        if sympy.count_ops(b) < sympy.count_ops(a):
+        if complexity(b) < complexity(a):
             spatial[i] = b
         return True
+
+
+def _enum_values() -> set[str]:
+    """Every string an op key accepts (modes, gates, padding modes) — legal block-arg values."""
+    from .ops import OPS, PAD_MODES
+
+    return {c for d in OPS.values() for k in d.keys.values() for c in k.choices} | set(
+        PAD_MODES)
 
 
 def _alias_loc(keys: dict, canon: str):
@@ -481,7 +501,7 @@ def collapse(report: Report, depth: int) -> tuple[Row, ...]:
             else sum(getattr(r, attr) for r in group)
         out.append(Row(len(out), path, None, what, first.input, last.output,
                        total("params"), total("macs"), total("flops"), last.rf, first.loc,
-                       (), first.ancestors[:depth]))
+                       (), first.ancestors[:depth], first.batch))
         group.clear()
 
     for row in report.rows:
@@ -491,7 +511,7 @@ def collapse(report: Report, depth: int) -> tuple[Row, ...]:
             key = None
             out.append(Row(len(out), row.path, row.name, row.op, row.input, row.output,
                            row.params, row.macs, row.flops, row.rf, row.loc, row.parts,
-                           row.ancestors))
+                           row.ancestors, row.batch))
             continue
         if k != key:
             flush()
