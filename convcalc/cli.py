@@ -270,8 +270,12 @@ def _net(file, input, set_, batch, depth, format):
     sets = parse_sets(set_)
     override = None
     if input is not None:
-        override = [int(p) if re.fullmatch(r"\d+", p) else p
+        override = [int(p) if re.fullmatch(r"-?\d+", p) else p
                     for p in _components(input, "--input")]
+        for v in override:
+            if isinstance(v, int) and v < 1:
+                raise SpecError(f"--input: sizes must be positive, got {v}",
+                                hint="write 3x224x224 or 3xHxW")
     report = walk(load(file), input_override=override, sets=sets, batch=batch)
     rows = report.rows if depth is None else collapse(report, depth)
     if format == "json":

@@ -303,6 +303,10 @@ def parse(text: str, file: str) -> Network:
     for need in ("input", "layers"):
         if need not in top:
             raise SpecError(f"missing '{need}'", loc=root.loc)
+    version = top.get("version")
+    if version is not None and (isinstance(version.value, bool) or version.value != 1):
+        raise SpecError(f"format version {version.value!r} is not supported; this convcalc "
+                        f"reads version 1", loc=version.loc)
     name = top.get("name")
     if name is not None and not isinstance(name.value, (str, int)):
         raise SpecError("'name' must be a string", loc=name.loc)
@@ -446,7 +450,7 @@ def _make(key: str, value: Y | None, loc: Loc, item_loc: Loc) -> Item:
                 branches.append(_items(b, "a branch"))
         return Item("parallel", key, None, loc, branches=branches, merge=merge)
     if key in MERGES:
-        if value is None or value.value is None:
+        if value is None or value.value is None or (value.is_list and not value.value):
             raise SpecError(f"{key} needs the name of a saved tensor", loc=loc,
                             hint=f"`- {key}: X` where an earlier item has `name: X`")
         return Item("merge", key, value, loc)

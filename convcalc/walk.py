@@ -201,10 +201,14 @@ class _Walker:
         from .spec import Y
 
         names = set()
-        if self.net.input.is_list:
-            for y in self.net.input.value:
-                if isinstance(y, Y) and isinstance(y.value, str):
-                    names.update(n for n in _names_in(y.value))
+        if self.input_override is not None:  # --input replaces the YAML's sizes and symbols
+            values = self.input_override
+        else:
+            values = self.net.input.value if self.net.input.is_list else []
+        for y in values:
+            v = y.value if isinstance(y, Y) else y
+            if isinstance(v, str):
+                names.update(_names_in(v))
         return names
 
     # -- values --------------------------------------------------------------------------
