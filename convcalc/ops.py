@@ -531,8 +531,8 @@ def deconv(x: Shape, a: Args) -> Effect:
           summary="deformable conv, DCN v1 (v2 with modulated: true), offset/mask predictor "
                   "included",
           shape=WINDOW_RULE,
-          cost="offset conv cin→og*(rank+modulated)*prod(k) (same k, s, p, d, bias) + main conv "
-               "by the conv rule; FLOPs add (2^(rank+1) - 1) per sampled value for "
+          cost="offset conv cin→og*(rank+modulated)*prod(k) (same k, s, p, d; with bias) + "
+               "main conv by the conv rule; FLOPs add (2^(rank+1) - 1) per sampled value for "
                "interpolation, 1 per sampled value for modulation, 3 per mask element")
 def deformconv(x: Shape, a: Args) -> Effect:
     op, cin, og = "deformconv", x.channels, a.offset_groups
@@ -811,11 +811,16 @@ def upsample(x: Shape, a: Args) -> Effect:
     per = 0 if a.mode == "nearest" else 3 * (2 ** x.rank - 1)
     grow = 0 if a.mode == "nearest" else 1
     steps = []
-    for n, o in zip(x.spatial, outs):
-        if is_symbolic(n) or is_symbolic(o):
+    for n, o, s in zip(x.spatial, outs, a.scale or (None,) * x.rank):
+        # with a scale the step is 1/scale whatever n is; with a size it needs n/size
+        if s is not None:
+            ratio = Fraction(1, s)
+        elif is_symbolic(n) or is_symbolic(o):
             steps = None
             break
-        steps.append(RFStep(grow=grow, scale=Fraction(n, o), shift=Fraction(grow, 2)))
+        else:
+            ratio = Fraction(n, o)
+        steps.append(RFStep(grow=grow, scale=ratio, shift=Fraction(grow, 2)))
     texts = tuple(f"{axis}: " + (f"{fmt(n)}*{s} = {fmt(o)}" if a.scale else f"{fmt(o)}")
                   for axis, n, s, o in zip(AXIS_NAMES[x.rank], x.spatial,
                                            a.scale or (None,) * x.rank, outs))

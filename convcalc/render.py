@@ -140,15 +140,11 @@ def solution_text(sol) -> list[str]:
     lines = []
     axes = len(sol.per_axis)
     same = len(set(sol.per_axis)) == 1 and len(set(sol.open_ended)) == 1
-    for axis, (values, open_end, limit) in enumerate(zip(sol.per_axis, sol.open_ended,
-                                                         sol.limits)):
+    for axis, (values, open_end) in enumerate(zip(sol.per_axis, sol.open_ended)):
         where = "" if same or axes == 1 else f" (axis {axis})"
-        if not values:
-            lines.append(f"no {sol.key} gives that size{where}")
-        else:
-            text = _ranges(values, open_end)
-            many = len(values) > 1 or open_end
-            lines.append(f"{sol.key} = {text}{where}" + ("  (several solutions)" if many else ""))
+        many = len(values) > 1 or open_end
+        lines.append(f"{sol.key} = {_ranges(values, open_end)}{where}"
+                     + ("  (several solutions)" if many else ""))
         if same:
             break
     return lines

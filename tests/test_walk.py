@@ -468,10 +468,6 @@ def test_set_binds_a_var_before_the_vars_computed_from_it():
     assert report_of(text, sets={"w": 8}).output.dims == (16, 8, 8)
 
 
-@pytest.mark.xfail(reason="ops.upsample drops its receptive-field step when the input size is "
-                          "symbolic (the field becomes the whole input), though with `scale` "
-                          "the step 1/scale is known; reported to the ops.py owner",
-                   strict=False)
 def test_symbolic_upsample_keeps_its_receptive_field():
     symbolic = report_of(UNET_SKIP.replace("[2, 8, 8]", "[2, H, W]"))
     numeric = report_of(UNET_SKIP.replace("[2, 8, 8]", "[2, 32, 32]"))  # field 8 < 32
