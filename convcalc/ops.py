@@ -919,3 +919,33 @@ def channel_slice(x: Shape, a: Args) -> Effect:
 for _rank in (1, 2, 3):
     for _base in ("conv", "maxpool", "avgpool", "convtranspose"):
         RANKED_ALIASES[f"{_base}{_rank}d"] = _rank
+
+
+# -- merges (networks only: they combine saved tensors, see SPEC §2.2) ---------------------
+
+MERGE_RULES = {
+    "add": "sum, element by element, of the current tensor and saved tensors (residual)",
+    "mul": "product, element by element, of the current tensor and saved tensors",
+    "concat": "join along channels; spatial sizes must match",
+}
+
+
+def merge_flops(how: str, inputs: int, out: Shape) -> Dim | None:
+    """add/mul: (inputs - 1) per output element; concat moves data only."""
+    n = out.numel()
+    return 0 if how == "concat" else None if n is None else (inputs - 1) * n
+
+
+def _merge_only(name: str):
+    def fn(x: Shape, a: Args) -> Effect:
+        raise SpecError(f"{name} merges saved tensors; use it in a network YAML "
+                        f"(`- {name}: X` or parallel's merge: {name})")
+
+    return fn
+
+
+for _name, _text in MERGE_RULES.items():
+    register(_name, summary=_text + " (network YAML only)",
+             shape="c' = sum of channels" if _name == "concat" else "out = n",
+             cost="FLOPs = 0" if _name == "concat" else "FLOPs = (inputs - 1) per element",
+             ranks=())(_merge_only(_name))

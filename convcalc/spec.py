@@ -77,87 +77,198 @@ _SCALAR_TAGS = {
 
 
 def parse_yaml(text: str, file: str) -> Y:
+    """Compose ``text`` into located values, one parser event at a time.
+
+    Nothing recurses (a 5000-deep ``[[[[…`` is one located error, not a RecursionError), the
+    depth and alias budgets are enforced as the events stream in (a hostile file is refused
+    at its first offending event), and libyaml's parser is used when PyYAML has it — about
+    20× faster than the pure-Python one on big files; it only tokenizes: tags are resolved
+    and checked here either way."""
     import yaml
 
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        from yaml._yaml import CParser
+
+        parser, fast = CParser(text), True
+    except ImportError:  # PyYAML without libyaml: the pure-Python parser, same events
+        parser, fast = yaml.SafeLoader(text), False
+    try:
+        root = _Builder(file).build(parser)
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow
+        pos = max(0, err.position or 0)
+        before = text.encode("utf-8")[:pos].decode("utf-8", "replace") if fast else text[:pos]
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        char = err.character
+        code = char if isinstance(char, int) else (
+            ord(char) if isinstance(char, str) and len(char) == 1 else None)
+        what = f" #x{code:04x}" if code is not None else ""
+        raise SpecError(f"malformed YAML: unacceptable character{what}",
+                        loc=Loc(file, line, col)) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
-        problem = err.problem or err.context or "malformed YAML"
+        problem = " ".join(str(err.problem or err.context or "malformed YAML").split())
         raise SpecError(f"malformed YAML: {problem}", loc=loc) from None
     except yaml.YAMLError as err:
-        raise SpecError(f"malformed YAML: {err}", loc=Loc(file, 1, 1)) from None
-    except RecursionError:
-        raise SpecError("YAML nested too deeply", loc=Loc(file, 1, 1)) from None
-    if node is None:
+        raise SpecError(f"malformed YAML: {' '.join(str(err).split())}",
+                        loc=Loc(file, 1, 1)) from None
+    if root is None:
         raise SpecError("empty file: expected a mapping with 'input' and 'layers'",
                         loc=Loc(file, 1, 1))
-    return _Converter(file).convert(node, 0)
+    return root
 
 
-class _Converter:
+class _Frame:
+    """A collection being built."""
+
+    __slots__ = ("y", "anchor", "start", "height", "key")
+
+    def __init__(self, y: Y, anchor: str | None, start: int) -> None:
+        self.y = y
+        self.anchor = anchor
+        self.start = start  # the node count before it: its size, if it has an anchor
+        self.height = 0  # how many levels its deepest value sits below it
+        self.key: str | None = None  # a mapping's key waiting for its value
+
+
+class _Builder:
+    """YAML events → :class:`Y`, iteratively. An alias shares the anchored value instead of
+    copying it, but counts in full against ``MAX_NODES`` and ``MAX_DEPTH``, as if expanded
+    (so a "billion laughs" stops at the first alias past the budget)."""
+
     def __init__(self, file: str) -> None:
-        self.file = file
-        self.count = 0
         import yaml
 
         self.yaml = yaml
-        self.constructor = yaml.SafeLoader("")
+        self.ev = yaml.events
+        self.file = file
+        self.count = 0
+        self.anchors: dict[str, tuple[Y, int, int]] = {}  # name → (value, size, height)
+        self.open: set[str] = set()  # anchors of collections still being built
+        self.helper = yaml.SafeLoader("")  # the safe resolver and scalar constructors
 
-    def loc(self, node) -> Loc:
-        return Loc(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+    def loc(self, mark) -> Loc:
+        return Loc(self.file, mark.line + 1, mark.column + 1)
 
-    def convert(self, node, depth: int) -> Y:
-        self.count += 1
+    def budget(self, size: int, depth: int, height: int, loc: Loc) -> None:
+        self.count += size
         if self.count > MAX_NODES:
             raise SpecError(f"document expands to more than {MAX_NODES:,} values "
-                            "(alias/anchor bomb?)", loc=self.loc(node))
-        if depth > MAX_DEPTH:
-            raise SpecError(f"nested more than {MAX_DEPTH} levels deep", loc=self.loc(node))
+                            "(alias/anchor bomb?)", loc=loc)
+        if depth + height > MAX_DEPTH:
+            raise SpecError(f"nested more than {MAX_DEPTH} levels deep", loc=loc)
+
+    def build(self, parser) -> Y | None:
+        ev = self.ev
+        stack: list[_Frame] = []
+        root: Y | None = None
+        documents = 0
+        while True:
+            event = parser.get_event()
+            if event is None or isinstance(event, ev.StreamEndEvent):
+                return root
+            if isinstance(event, ev.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise SpecError("more than one YAML document ('---') in the file",
+                                    loc=self.loc(event.start_mark),
+                                    hint="one network per file")
+                continue
+            if isinstance(event, (ev.StreamStartEvent, ev.DocumentEndEvent)):
+                continue
+            if isinstance(event, (ev.SequenceEndEvent, ev.MappingEndEvent)):
+                frame = stack.pop()
+                value, height = frame.y, frame.height
+                if frame.anchor is not None:
+                    self.open.discard(frame.anchor)
+                    self.anchors[frame.anchor] = (value, self.count - frame.start, height)
+            elif isinstance(event, (ev.SequenceStartEvent, ev.MappingStartEvent)):
+                stack.append(self.collection(event, len(stack)))
+                continue
+            elif isinstance(event, ev.AliasEvent):
+                value, height = self.alias(event, len(stack))
+            else:
+                value, height = self.scalar(event, len(stack)), 0
+            if not stack:
+                root = value
+                continue
+            parent = stack[-1]
+            parent.height = max(parent.height, height + 1)
+            if parent.y.is_list:
+                parent.y.value.append(value)
+            elif parent.key is None:
+                self.key(parent, value, event)
+            else:
+                parent.y.value[parent.key] = value
+                parent.key = None
+
+    def collection(self, event, depth: int) -> _Frame:
+        loc = self.loc(event.start_mark)
+        start = self.count
+        self.budget(1, depth, 0, loc)
+        kind = "seq" if isinstance(event, self.ev.SequenceStartEvent) else "map"
+        tag = event.tag
+        if tag is not None and tag != "!" and tag != f"tag:yaml.org,2002:{kind}":
+            raise SpecError(f"unsupported YAML tag {tag!r}", loc=loc,
+                            hint="only plain values, lists and mappings are allowed")
+        if event.anchor is not None:
+            self.open.add(event.anchor)
+        y = Y([], loc) if kind == "seq" else Y({}, loc, {})
+        return _Frame(y, event.anchor, start)
+
+    def alias(self, event, depth: int) -> tuple[Y, int]:
+        loc = self.loc(event.start_mark)
+        name = event.anchor
+        if name in self.open:
+            raise SpecError(f"alias '*{name}' is inside the collection it names "
+                            "(a recursive structure)", loc=loc)
+        if name not in self.anchors:
+            raise SpecError(f"alias '*{name}' names no anchor", loc=loc,
+                            hint=did_you_mean(name, self.anchors))
+        value, size, height = self.anchors[name]
+        self.budget(size, depth, height, loc)
+        return value, height
+
+    def scalar(self, event, depth: int) -> Y:
         yaml = self.yaml
-        if isinstance(node, yaml.ScalarNode):
-            if node.tag not in _SCALAR_TAGS:
-                raise SpecError(f"unsupported YAML tag {node.tag!r}", loc=self.loc(node),
-                                hint="only plain values, lists and mappings are allowed")
-            if node.tag == "tag:yaml.org,2002:int":
-                digits = sum(ch.isdigit() for ch in node.value)
-                if digits > 30:
-                    raise SpecError(f"integer with {digits} digits is too large",
-                                    loc=self.loc(node))
-            try:
-                value = self.constructor.construct_object(node)
-            except Exception:  # a malformed scalar for its tag
-                raise SpecError(f"cannot read value {node.value[:40]!r}",
-                                loc=self.loc(node)) from None
-            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-                raise SpecError(f"integer {value} is too large", loc=self.loc(node))
-            return Y(value, self.loc(node))
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != "tag:yaml.org,2002:seq":
-                raise SpecError(f"unsupported YAML tag {node.tag!r}", loc=self.loc(node))
-            return Y([self.convert(item, depth + 1) for item in node.value], self.loc(node))
-        if isinstance(node, yaml.MappingNode):
-            if node.tag != "tag:yaml.org,2002:map":
-                raise SpecError(f"unsupported YAML tag {node.tag!r}", loc=self.loc(node))
-            values: dict[str, Y] = {}
-            keys: dict[str, Loc] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (
-                        "tag:yaml.org,2002:str", "tag:yaml.org,2002:int",
-                        "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"):
-                    raise SpecError("mapping keys must be plain names", loc=self.loc(key_node))
-                if key_node.value == "<<":
-                    raise SpecError("YAML merge keys ('<<') are not supported",
-                                    loc=self.loc(key_node))
-                key = key_node.value
-                if key in values:
-                    raise SpecError(f"duplicate key '{key}' (first at line {keys[key].line})",
-                                    loc=self.loc(key_node))
-                keys[key] = self.loc(key_node)
-                values[key] = self.convert(value_node, depth + 1)
-            return Y(values, self.loc(node), keys)
-        raise SpecError("unsupported YAML node", loc=self.loc(node))
+        loc = self.loc(event.start_mark)
+        self.budget(1, depth, 0, loc)
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.helper.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag == "tag:yaml.org,2002:merge":
+            raise SpecError("YAML merge keys ('<<') are not supported", loc=loc)
+        if tag not in _SCALAR_TAGS:
+            raise SpecError(f"unsupported YAML tag {tag!r}", loc=loc,
+                            hint="only plain values, lists and mappings are allowed")
+        text = event.value
+        if tag == "tag:yaml.org,2002:int":
+            digits = sum(ch.isdigit() for ch in text)
+            if digits > 30 or len(text) > 80:  # 0x…, 0b…: no str() of a huge int either
+                raise SpecError(f"integer with {max(digits, len(text))} digits is too large",
+                                loc=loc)
+        node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
+        try:
+            value = self.helper.yaml_constructors[tag](self.helper, node)
+        except Exception:  # a malformed scalar for its tag
+            raise SpecError(f"cannot read value {text[:40]!r}", loc=loc) from None
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+            raise SpecError(f"integer {value} is too large", loc=loc)
+        y = Y(value, loc)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (y, 1, 0)
+        return y
+
+    def key(self, parent: _Frame, value: Y, event) -> None:
+        if not isinstance(event, self.ev.ScalarEvent) or isinstance(value.value, float):
+            raise SpecError("mapping keys must be plain names", loc=value.loc)
+        key = event.value
+        if key in parent.y.value:
+            raise SpecError(f"duplicate key '{key}' (first at line "
+                            f"{parent.y.keys[key].line})", loc=value.loc)
+        parent.y.keys[key] = value.loc
+        parent.key = key
 
 
 # -- safe integer expressions ---------------------------------------------------------------

@@ -388,7 +388,7 @@ class _Walker:
                                 ["body", "shortcut"])
         rf = body.rf.union(short.rf)
         self.add_row(f"{path}.add", None, "add", body.shape, out, 0, 0,
-                     out.numel(), rf, item.loc, (), anc)
+                     ops.merge_flops("add", 2, out), rf, item.loc, (), anc)
         return Tensor(out, rf)
 
     def parallel(self, item, x, env, scope, path, ancestors, stack) -> Tensor:
@@ -425,7 +425,7 @@ class _Walker:
         rf = tensors[0].rf
         for t in tensors[1:]:
             rf = rf.union(t.rf)
-        flops = 0 if how == "concat" else (len(tensors) - 1) * out.numel()
+        flops = ops.merge_flops(how, len(tensors), out)
         self.add_row(path, label, how, shapes[0], out, 0, 0, flops, rf, loc, (), ancestors)
         return Tensor(out, rf)
 

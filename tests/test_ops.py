@@ -523,3 +523,20 @@ def test_repeated_key_through_an_alias():
 
 def test_every_error_is_a_convcalc_error():
     assert issubclass(ShapeError, ConvcalcError) and issubclass(SpecError, ConvcalcError)
+
+
+# -- merges: one FLOP rule in the op table, used by the walk (README FLOPs table) -------------
+
+@pytest.mark.parametrize("how, inputs, shape, flops", [
+    ("add", 2, Shape(64, (56, 56)), 1 * 64 * 56 * 56),
+    ("mul", 3, Shape(8, (4, 4)), 2 * 8 * 4 * 4),
+    ("concat", 4, Shape(256, (28, 28)), 0),
+])
+def test_merge_flops(how, inputs, shape, flops):
+    assert ops.merge_flops(how, inputs, shape) == flops
+
+
+@pytest.mark.parametrize("how", ["add", "concat", "mul"])
+def test_merges_only_exist_in_networks(how):
+    with pytest.raises(SpecError, match="merges saved tensors"):
+        ops.apply(how, Shape(4, (8, 8)), {})
