@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from .dims import fmt, is_symbolic, provably_equal
 from .errors import Loc, SpecError
+from .spec import MAX_INT
 
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _QTY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKMGT]?)\s*$")
@@ -60,13 +61,20 @@ def quantity(value: Any, loc: Loc | None, what: str) -> int:
     if isinstance(value, float):
         value = repr(value)
     if isinstance(value, str):
+        if len(value) > 40:  # a hostile 5000-digit string: no huge Decimal, no huge int
+            raise SpecError(f"{what}: a number written with {len(value):,} characters is "
+                            f"too large", loc=loc)
         m = _QTY.match(value)
         if m:
             try:
-                number = Decimal(m.group(1)) * SI[m.group(2)]
+                with localcontext() as ctx:
+                    ctx.prec = 100  # exact: the default 28 digits would round silently
+                    number = Decimal(m.group(1)) * SI[m.group(2)]
             except InvalidOperation:
                 number = None
             if number is not None and number == number.to_integral_value():
+                if number > MAX_INT:
+                    raise SpecError(f"{what}: {value!r} is too large", loc=loc)
                 return int(number)
             raise SpecError(f"{what}: {value!r} is not a whole number", loc=loc)
     raise SpecError(f"{what}: expected an integer or a string like 2G or 3.5M, got "
@@ -139,7 +147,8 @@ def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]
             sizes = list(report.rf.size)
             wants = want if isinstance(want, list) else [want] * len(sizes)
             if len(wants) != len(sizes):
-                findings.append(Finding(loc, "rf", f"rf: expected {len(wants)} axes, the "
+                findings.append(Finding(loc, "rf", f"rf: expected {len(wants)} "
+                                        f"{'axis' if len(wants) == 1 else 'axes'}, the "
                                         f"network has {len(sizes)}"))
                 continue
             bad = [(w, s) for w, s in zip(wants, sizes)

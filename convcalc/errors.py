@@ -54,7 +54,7 @@ class ConvcalcError(Exception):
     def line(self) -> str:
         head = f"{self.loc}: " if self.loc else ""
         tail = f" (hint: {self.hint})" if self.hint else ""
-        return f"{head}error: {self.message}{tail}"
+        return printable(f"{head}error: {self.message}{tail}")
 
     def __str__(self) -> str:
         return self.line()
@@ -73,3 +73,18 @@ def did_you_mean(word: str, choices) -> str | None:
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+MAX_LINE = 1000  # characters in one diagnostic; a 100,000-character key is cut short
+
+
+def printable(text: str) -> str:
+    """One line, whatever a file contains: newlines and other control characters quoted in
+    user text (a key ``"\\n"``, a terminal escape ``"\\x1b[2J"``) are shown escaped, so a
+    diagnostic stays one line and cannot rewrite the terminal or a CI log; and a short one,
+    however long the name a hostile file used."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    if len(text) > MAX_LINE:
+        text = f"{text[:MAX_LINE]}… ({len(text) - MAX_LINE:,} more characters)"
+    return text

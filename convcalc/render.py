@@ -383,16 +383,27 @@ DIFF_SCHEMA = "convcalc.diff/1"
 
 
 def finding_line(file: str, loc, message: str) -> str:
+    from .errors import printable
+
     where = str(loc) if loc is not None else file
-    return f"{where}: error: {message}"
+    return printable(f"{where}: error: {message}")
 
 
 def github_line(file: str, loc, message: str) -> str:
-    # GitHub workflow commands: % , \r \n must be escaped in the message
-    text = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    props = f"file={file}"
+    # GitHub workflow commands: % \r \n must be escaped in the message, and also : , in
+    # property values (a file name with a comma would otherwise end the property)
+    from .errors import printable
+
+    def data(s: str) -> str:
+        return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(s: str) -> str:
+        return printable(data(s).replace(":", "%3A").replace(",", "%2C"))
+
+    text = printable(data(message))
+    props = f"file={prop(file)}"
     if loc is not None and loc.line > 0:
-        props = f"file={loc.file},line={loc.line},col={loc.col}"
+        props = f"file={prop(loc.file)},line={loc.line},col={loc.col}"
     return f"::error {props},title=convcalc::{text}"
 
 

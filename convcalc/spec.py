@@ -46,6 +46,15 @@ class Y:
             return [v.plain() for v in self.value]
         return self.value
 
+    def brief(self) -> str:
+        """A short repr for messages: a 100,000-value list must not become the message."""
+        import reprlib
+
+        r = reprlib.Repr()
+        r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 2, 4, 4, 40, 40
+        text = r.repr(self.plain())
+        return text if len(text) <= 80 else text[:79] + "…"
+
 
 # -- reading YAML -------------------------------------------------------------------------
 
@@ -89,10 +98,12 @@ def parse_yaml(text: str, file: str) -> Y:
     try:
         from yaml._yaml import CParser
 
-        parser, fast = CParser(text), True
+        fast = True
     except ImportError:  # PyYAML without libyaml: the pure-Python parser, same events
-        parser, fast = yaml.SafeLoader(text), False
+        fast = False
     try:
+        # (the pure-Python reader checks every character as it is built: inside the try)
+        parser = CParser(text) if fast else yaml.SafeLoader(text)
         root = _Builder(file).build(parser)
     except yaml.reader.ReaderError as err:  # a character YAML does not allow
         pos = max(0, err.position or 0)
@@ -343,7 +354,9 @@ class _Eval:
 
     def check(self, value):
         if isinstance(value, int) and abs(value) > MAX_INT:
-            raise SpecError(f"value {value} in {self.text!r} is too large", loc=self.loc)
+            digits = len(str(abs(value)))  # at most ~200: expressions are short
+            shown = f"value {value}" if digits <= 30 else f"a {digits}-digit value"
+            raise SpecError(f"{shown} in {self.text!r} is too large", loc=self.loc)
         return value
 
 
@@ -499,12 +512,18 @@ def _item(y: Y) -> Item:
     if isinstance(y.value, str):
         return _make(y.value, None, y.loc, y.loc)
     if not y.is_map:
-        raise SpecError(f"a layer is an op name or a mapping, got {y.plain()!r}", loc=y.loc)
+        raise SpecError(f"a layer is an op name or a mapping, got {y.brief()}", loc=y.loc)
     main = [k for k in y.value if k not in MODIFIERS]
     if not main:
         raise SpecError("this item has modifiers but no op", loc=y.loc,
                         hint="write e.g. `- relu: {}` with `name:` on the next line")
     if len(main) > 1:
+        from . import ops
+
+        for k in main:  # `nmae: x` next to the op: a misspelt modifier, not a second op
+            close = did_you_mean(k, MODIFIERS)
+            if close and not ops.known_op(k):
+                raise SpecError(f"unknown item key '{k}'", loc=y.keys[k], hint=close)
         raise SpecError(f"one op per item, got {', '.join(main)}", loc=y.keys[main[1]],
                         hint="start a new list item with '- '")
     key = main[0]

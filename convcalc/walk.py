@@ -41,7 +41,9 @@ from dataclasses import field  # noqa: E402
 from .dims import fmt, is_symbolic, prod  # noqa: E402
 from .errors import ConvcalcError, Loc, ShapeError, SpecError, did_you_mean  # noqa: E402
 
-MAX_ROWS = 1_000_000  # leaf layers in one network
+MAX_ROWS = 100_000  # leaf layers in one network; also bounds repetitions (``times``)
+MAX_SYMBOLIC_ROWS = 1_000  # layers with symbolic sizes: sympy makes each ~10-50 ms
+MAX_NESTING = 100  # block calls and structures inside one another
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,10 @@ class Report:
         values = [getattr(r, what) for r in self.rows]
         if any(v is None for v in values):
             return None
+        if any(is_symbolic(v) for v in values):
+            import sympy
+
+            return sympy.Add(*values)  # one n-ary sum: sum() re-flattens n times (quadratic)
         return sum(values)
 
     @property
@@ -169,6 +175,8 @@ class _Walker:
         self.net = net
         self.rows: list[Row] = []
         self.assumptions: list[str] = []
+        self.reps = 1  # product of the enclosing items' ``times``
+        self.symbolic_rows = 0
         self.sets = sets
         self.batch = batch
         self.input_override = input_override
@@ -192,6 +200,7 @@ class _Walker:
         self.extent = x_shape.spatial
         self.env = env
         x = Tensor(x_shape, RF.identity(x_shape.rank))
+        _refuse_bombs(net)
         x = self.items(net.layers, x, env, _Scope(), "", (), ())
         return Report(net.name, net.file, x_shape, x.shape, tuple(self.rows), x.rf,
                       self.batch, tuple(dict.fromkeys(self.assumptions)),
@@ -226,6 +235,9 @@ class _Walker:
             literal = v.strip()
             if kind in ("enum", "pad") and (literal in choices or literal in PAD_MODES):
                 return literal
+            if literal not in env and (kind == "bool" or
+                                       (kind == "pad" and literal.isidentifier())):
+                return literal  # the op says "must be true or false" / "did you mean 'same'"
             if kind == "enum" or (kind is None and literal.isidentifier()
                                   and literal not in env):
                 if literal in env:
@@ -254,6 +266,11 @@ class _Walker:
             if times > MAX_ROWS:
                 raise SpecError(f"'times: {times}' is more than {MAX_ROWS:,} repetitions",
                                 loc=item.times.loc)
+            if self.reps * times > MAX_ROWS:
+                # nested repetitions multiply: refuse before doing the work
+                raise SpecError(f"'times: {times}' inside {self.reps:,} repetitions makes "
+                                f"{self.reps * times:,}, more than {MAX_ROWS:,}",
+                                loc=item.times.loc)
         if item.source is not None:
             name = item.source.value
             saved = scope.get(name)
@@ -262,10 +279,15 @@ class _Walker:
                                 hint=did_you_mean(name, scope.names()) or
                                 "save one with `name:` on an earlier item")
             x = saved
-        for r in range(times):
-            path = f"{base}.{r}" if times > 1 else base
-            x = self.one(item, x, env, scope, path, label if times == 1 else None,
-                         ancestors, stack)
+        outer = self.reps
+        self.reps = outer * times
+        try:
+            for r in range(times):
+                path = f"{base}.{r}" if times > 1 else base
+                x = self.one(item, x, env, scope, path, label if times == 1 else None,
+                             ancestors, stack)
+        finally:
+            self.reps = outer
         if label is not None:
             scope.tensors[label] = x
         return x
@@ -273,6 +295,10 @@ class _Walker:
     def one(self, item, x, env, scope, path, label, ancestors, stack) -> Tensor:
         from . import ops
 
+        if len(ancestors) >= MAX_NESTING and (item.kind in ("residual", "parallel")
+                                              or item.name in self.net.blocks):
+            raise SpecError(f"blocks and structures nested more than {MAX_NESTING} deep",
+                            loc=item.loc)
         if item.kind == "residual":
             return self.residual(item, x, env, scope, path, ancestors, stack)
         if item.kind == "parallel":
@@ -305,7 +331,7 @@ class _Walker:
         if args_y is not None and args_y.value is not None:
             if not args_y.is_map:
                 raise SpecError(f"{item.name} takes a mapping of keys, got "
-                                f"{args_y.plain()!r}", loc=args_y.loc,
+                                f"{args_y.brief()}", loc=args_y.loc,
                                 hint=f"write `{item.name}: {{k: 3}}`")
             for key, y in args_y.value.items():
                 spec_key = opdef.keys.get(ops.KEY_ALIASES.get(key, key))
@@ -334,6 +360,13 @@ class _Walker:
                 ancestors) -> None:
         if len(self.rows) >= MAX_ROWS:
             raise SpecError(f"the network has more than {MAX_ROWS:,} layers", loc=loc)
+        _check_sizes(op, path, out, loc)
+        if any(is_symbolic(d) for d in out.spatial):
+            self.symbolic_rows += 1
+            if self.symbolic_rows > MAX_SYMBOLIC_ROWS:
+                raise SpecError(f"more than {MAX_SYMBOLIC_ROWS:,} layers with symbolic sizes",
+                                loc=loc, hint="give the input sizes as numbers (or bind "
+                                "them: convcalc net --set H=224)")
         # --batch multiplies MACs and FLOPs (not params) in every row, so totals = sum of rows
         macs, flops = (None if v is None else _clean(v * self.batch) for v in (macs, flops))
         self.rows.append(Row(len(self.rows), path, name, op, inp, out, _clean(params), macs,
@@ -350,7 +383,7 @@ class _Walker:
         if args_y is not None and args_y.value is not None:
             if not args_y.is_map:
                 raise SpecError(f"block '{item.name}' takes a mapping of args, got "
-                                f"{args_y.plain()!r}", loc=args_y.loc)
+                                f"{args_y.brief()}", loc=args_y.loc)
             for key, y in args_y.value.items():
                 if key not in block.params:
                     raise SpecError(f"block '{item.name}' has no arg '{key}'",
@@ -473,6 +506,84 @@ def _enum_values() -> set[str]:
 
     return {c for d in OPS.values() for k in d.keys.values() for c in k.choices} | set(
         PAD_MODES)
+
+
+def _check_sizes(op: str, path: str, out: Shape, loc) -> None:
+    """Sizes beyond 2**62 are mistakes, not networks — and left alone, 300 repetitions of
+    ``upsample: {scale: 2**62}`` make numbers too long to print. Symbolic sizes are held to
+    coefficients of at most 100 digits."""
+    from .spec import MAX_INT
+
+    for d in (out.channels, *out.spatial):
+        if isinstance(d, int):
+            if d > MAX_INT:
+                raise ShapeError(f"{op} ({path}): output {out} has a size beyond 2**62",
+                                 loc=loc)
+        elif d is not None and is_symbolic(d):
+            import sympy
+
+            if any(max(abs(a.p), a.q) > 10**100 for a in d.atoms(sympy.Rational)):
+                raise ShapeError(f"{op} ({path}): output size has a coefficient of more than "
+                                 "100 digits", loc=loc)
+
+
+def _refuse_bombs(net) -> None:
+    """Refuse an expansion bomb before walking it (blocks whose branches call blocks whose
+    branches call blocks…, or repetitions inside repetitions): a lower bound of the rows each
+    item makes — literal ``times`` only, each block counted once — must stay within
+    ``MAX_ROWS``; the error points at the innermost item that goes over."""
+    memo: dict[str, int] = {}
+    busy: set[str] = set()
+
+    def over(loc) -> SpecError:
+        return SpecError(f"the network expands to more than {MAX_ROWS:,} layers "
+                         "(repetitions and branches multiply)", loc=loc)
+
+    def items(seq, depth: int) -> int:
+        total = 0
+        for it in seq:
+            total += item(it, depth)
+            if total > MAX_ROWS:
+                raise over(it.loc)
+        return total
+
+    def item(it, depth: int) -> int:
+        if depth > MAX_NESTING:  # the walk reports it, at the place
+            return 0
+        if it.kind == "residual":
+            n = 1 + items(it.body, depth + 1) + items(it.shortcut or [], depth + 1)
+        elif it.kind == "parallel":
+            n = 1 + sum(items(b, depth + 1) for b in it.branches)
+        elif it.kind == "op_or_block" and it.name in net.blocks:
+            n = block(it.name, depth + 1)
+        else:
+            n = 1
+        if n > MAX_ROWS:
+            raise over(it.loc)
+        t = it.times.value if it.times is not None else 1
+        if isinstance(t, bool) or not isinstance(t, int) or t <= 1:
+            return n  # 1, or an expression or a mistake: the walk checks it
+        if t > MAX_ROWS:
+            raise SpecError(f"'times: {t}' is more than {MAX_ROWS:,} repetitions",
+                            loc=it.times.loc)
+        if n * t > MAX_ROWS:
+            raise SpecError(f"'times: {t}' of at least {n:,} layers each makes more than "
+                            f"{MAX_ROWS:,} layers", loc=it.times.loc)
+        return n * t
+
+    def block(name: str, depth: int) -> int:
+        if name in memo:
+            return memo[name]
+        if name in busy:  # a cycle: the walk reports it
+            return 0
+        busy.add(name)
+        n = items(net.blocks[name].layers, depth)
+        busy.discard(name)
+        if depth <= MAX_NESTING:
+            memo[name] = n
+        return n
+
+    items(net.layers, 0)
 
 
 def _alias_loc(keys: dict, canon: str):
