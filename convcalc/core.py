@@ -42,6 +42,8 @@ class Shape:
         return None if self.channels is None else self.channels * prod(self.spatial)
 
     def __str__(self) -> str:
+        if self.channels is not None and all(type(x) is int for x in self.spatial):
+            return "×".join(map(str, self.dims))
         return "×".join(_dim_text(x) for x in self.dims)
 
     def spatial_text(self) -> str:
@@ -91,6 +93,8 @@ class RF:
             return self
         if steps is None:
             return RF.whole_input(extent)
+        if all(st is IDENTITY for st in steps):
+            return self
         size, jump, start = [], [], []
         for r, j, c, st in zip(self.size, self.jump, self.start, steps):
             size.append(_norm(r + st.grow * j))

@@ -42,6 +42,14 @@ def prod(values: Iterable[Dim]) -> Dim:
     return reduce(lambda a, b: a * b, values, 1)
 
 
+def total(values: list) -> Dim:
+    """Sum of sizes or counts; symbolic terms are added in one n-ary sum (a running ``sum``
+    re-flattens the expression at every step: quadratic)."""
+    if any(is_symbolic(v) for v in values):
+        return simplify_int(_sympy().Add(*values))
+    return sum(values)
+
+
 def floordiv(a: Dim, b: int) -> Dim:
     """``a // b`` for a positive integer ``b``; symbolic floors of floors are merged."""
     if isinstance(a, int):
@@ -83,6 +91,11 @@ def provably_equal(a: Any, b: Any) -> bool:
     if not is_symbolic(a) and not is_symbolic(b):
         return a == b
     return _sympy().simplify(a - b) == 0
+
+
+def largest_coefficient(x: Any) -> int:
+    """The largest numerator or denominator among a symbolic size's numbers."""
+    return max((max(abs(a.p), a.q) for a in x.atoms(_sympy().Rational)), default=0)
 
 
 def complexity(x: Any) -> int:

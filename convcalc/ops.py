@@ -95,11 +95,40 @@ def known_op(name: str) -> bool:
     return name in OPS or name in ALIASES
 
 
+_CACHE: dict = {}
+_CACHE_SIZE = 4096
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return (type(value), value)  # True and 1 are different arguments
+
+
 def apply(name: str, x: Shape, raw: dict[str, Any], *, lenient: bool = False) -> Effect:
     """Run op ``name`` on input shape ``x`` with user arguments ``raw``.
 
     ``lenient`` lets ``out`` be missing (``convcalc layer`` without ``--cout``): the output
-    channels are then unknown and so are the costs that need them."""
+    channels are then unknown and so are the costs that need them.
+
+    Effects are immutable and ops are pure, so results are memoised: a network repeats the
+    same few layers many times."""
+    try:
+        key = (name, x, tuple((k, _frozen(v)) for k, v in raw.items()), lenient)
+        hit = _CACHE.get(key)
+    except TypeError:  # an unhashable argument: let normalisation report it
+        key, hit = None, None
+    if hit is not None:
+        return hit
+    effect = _apply(name, x, raw, lenient)
+    if key is not None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = effect
+    return effect
+
+
+def _apply(name: str, x: Shape, raw: dict[str, Any], lenient: bool) -> Effect:
     opdef = resolve(name)
     want_rank = RANKED_ALIASES.get(name)
     if want_rank is not None and x.rank != want_rank:

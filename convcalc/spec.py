@@ -10,6 +10,7 @@ never ``eval``, never ``sympy.sympify``.
 from __future__ import annotations
 
 import ast
+import re
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,10 @@ def read_text(path: str) -> str:
         line = data[: err.start].count(b"\n") + 1
         raise SpecError("not UTF-8 text", loc=Loc(path, line, 1)) from None
 
+
+_PLAIN_INT = re.compile(r"(?:0|[1-9][0-9]{0,17})\Z")
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_KEYWORDS = {"yes", "no", "true", "false", "on", "off", "null", "y", "n"}
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
@@ -172,40 +177,46 @@ class _Builder:
 
     def build(self, parser) -> Y | None:
         ev = self.ev
+        get_event = parser.get_event
+        scalar_t, alias_t = ev.ScalarEvent, ev.AliasEvent
+        starts = (ev.SequenceStartEvent, ev.MappingStartEvent)
+        ends = (ev.SequenceEndEvent, ev.MappingEndEvent)
         stack: list[_Frame] = []
         root: Y | None = None
         documents = 0
         while True:
-            event = parser.get_event()
-            if event is None or isinstance(event, ev.StreamEndEvent):
+            event = get_event()
+            kind = type(event)  # dispatch on the exact type: this loop sees every event
+            if kind is scalar_t:
+                value, height = self.scalar(event, len(stack)), 0
+            elif kind in starts:
+                stack.append(self.collection(event, len(stack)))
+                continue
+            elif kind in ends:
+                frame = stack.pop()
+                value, height = frame.y, frame.height
+                if frame.anchor is not None:
+                    self.open.discard(frame.anchor)
+                    self.anchors[frame.anchor] = (value, self.count - frame.start, height)
+            elif kind is alias_t:
+                value, height = self.alias(event, len(stack))
+            elif event is None or kind is ev.StreamEndEvent:
                 return root
-            if isinstance(event, ev.DocumentStartEvent):
+            elif kind is ev.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise SpecError("more than one YAML document ('---') in the file",
                                     loc=self.loc(event.start_mark),
                                     hint="one network per file")
                 continue
-            if isinstance(event, (ev.StreamStartEvent, ev.DocumentEndEvent)):
+            else:  # stream start, document end
                 continue
-            if isinstance(event, (ev.SequenceEndEvent, ev.MappingEndEvent)):
-                frame = stack.pop()
-                value, height = frame.y, frame.height
-                if frame.anchor is not None:
-                    self.open.discard(frame.anchor)
-                    self.anchors[frame.anchor] = (value, self.count - frame.start, height)
-            elif isinstance(event, (ev.SequenceStartEvent, ev.MappingStartEvent)):
-                stack.append(self.collection(event, len(stack)))
-                continue
-            elif isinstance(event, ev.AliasEvent):
-                value, height = self.alias(event, len(stack))
-            else:
-                value, height = self.scalar(event, len(stack)), 0
             if not stack:
                 root = value
                 continue
             parent = stack[-1]
-            parent.height = max(parent.height, height + 1)
+            if height >= parent.height:
+                parent.height = height + 1
             if parent.y.is_list:
                 parent.y.value.append(value)
             elif parent.key is None:
@@ -246,6 +257,14 @@ class _Builder:
         loc = self.loc(event.start_mark)
         self.budget(1, depth, 0, loc)
         tag = event.tag
+        text = event.value
+        if tag is None and event.implicit[0] and event.anchor is None:
+            # fast path for the common plain scalars, resolved exactly as the YAML 1.1 resolver
+            # would: decimal integers without a leading zero, and names that are no keyword
+            if _PLAIN_INT.match(text):
+                return Y(int(text), loc)
+            if _PLAIN_NAME.match(text) and text.lower() not in _KEYWORDS:
+                return Y(text, loc)
         if tag is None or tag == "!":
             tag = self.helper.resolve(yaml.ScalarNode, event.value, event.implicit)
         if tag == "tag:yaml.org,2002:merge":

@@ -6,11 +6,17 @@ on the same composition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from .core import RF, Effect, Shape
 from . import ops
+from .core import RF, Effect, Shape
+from .dims import (complexity, fmt, is_symbolic, largest_coefficient, prod, provably_equal,
+                   simplify_int, total)
+from .errors import ConvcalcError, Loc, ShapeError, SpecError, did_you_mean
+from .spec import MAX_INT, MERGES, STRUCTURES, Y, evaluate
 
 
 @dataclass(frozen=True)
@@ -35,11 +41,6 @@ def layer_report(op: str, x: Shape, args: dict[str, Any], *, lenient: bool = Tru
 
 
 # -- networks ------------------------------------------------------------------------------
-
-from dataclasses import field  # noqa: E402
-
-from .dims import fmt, is_symbolic, prod  # noqa: E402
-from .errors import ConvcalcError, Loc, ShapeError, SpecError, did_you_mean  # noqa: E402
 
 MAX_ROWS = 100_000  # leaf layers in one network; also bounds repetitions (``times``)
 MAX_SYMBOLIC_ROWS = 1_000  # layers with symbolic sizes: sympy makes each ~10-50 ms
@@ -89,21 +90,15 @@ class Report:
         values = [getattr(r, what) for r in self.rows]
         if any(v is None for v in values):
             return None
-        if any(is_symbolic(v) for v in values):
-            import sympy
+        return total(values)
 
-            return sympy.Add(*values)  # one n-ary sum: sum() re-flattens n times (quadratic)
-        return sum(values)
-
-    @property
+    @cached_property
     def totals(self) -> dict[str, Any]:
         return {k: _clean(self.total(k)) for k in ("params", "macs", "flops", "activations")}
 
 
 def _clean(x):
-    from .dims import simplify_int
-
-    return simplify_int(x) if is_symbolic(x) else x
+    return x if type(x) is int else simplify_int(x) if is_symbolic(x) else x
 
 
 @dataclass(frozen=True)
@@ -136,8 +131,6 @@ class _Scope:
 
 
 def parse_input(net, env: dict[str, Any], override: list | None = None) -> Shape:
-    from .spec import Y, evaluate
-
     if override is not None:
         values = [Y(v, net.input.loc) for v in override]
         loc = net.input.loc
@@ -182,7 +175,6 @@ class _Walker:
         self.input_override = input_override
 
     def run(self) -> Report:
-        from .spec import evaluate
 
         net = self.net
         env: dict[str, Any] = {}
@@ -207,7 +199,6 @@ class _Walker:
                       {k: v for k, v in net.expect.items()}, dict(self.sets))
 
     def _input_names(self) -> set[str]:
-        from .spec import Y
 
         names = set()
         if self.input_override is not None:  # --input replaces the YAML's sizes and symbols
@@ -223,17 +214,16 @@ class _Walker:
     # -- values --------------------------------------------------------------------------
 
     def value(self, y, env, kind: str | None = None, choices: tuple = ()) -> Any:
-        from .spec import evaluate
-        from .ops import PAD_MODES
-
         v = y.value
+        if type(v) is int or type(v) is bool:
+            return v
         if isinstance(v, list):
             return [self.value(item, env, kind, choices) for item in v]
         if isinstance(v, dict):
             raise SpecError("expected a value, got a mapping", loc=y.loc)
         if isinstance(v, str):
             literal = v.strip()
-            if kind in ("enum", "pad") and (literal in choices or literal in PAD_MODES):
+            if kind in ("enum", "pad") and (literal in choices or literal in ops.PAD_MODES):
                 return literal
             if literal not in env and (kind == "bool" or
                                        (kind == "pad" and literal.isidentifier())):
@@ -293,8 +283,6 @@ class _Walker:
         return x
 
     def one(self, item, x, env, scope, path, label, ancestors, stack) -> Tensor:
-        from . import ops
-
         if len(ancestors) >= MAX_NESTING and (item.kind in ("residual", "parallel")
                                               or item.name in self.net.blocks):
             raise SpecError(f"blocks and structures nested more than {MAX_NESTING} deep",
@@ -308,8 +296,6 @@ class _Walker:
         if item.name in self.net.blocks:
             return self.block(item, x, env, scope, path, ancestors, stack)
         if not ops.known_op(item.name):
-            from .spec import STRUCTURES, MERGES
-
             choices = [*ops.OPS, *ops.ALIASES, *self.net.blocks, *STRUCTURES, *MERGES]
             raise SpecError(f"unknown op '{item.name}'", loc=item.loc,
                             hint=did_you_mean(item.name, choices) or
@@ -323,8 +309,6 @@ class _Walker:
         return f"{what} ({path})"
 
     def leaf(self, item, x, env, path, label, ancestors, stack) -> Tensor:
-        from . import ops
-
         opdef = ops.resolve(item.name)
         args_y = item.args
         args: dict[str, Any] = {}
@@ -488,8 +472,6 @@ class _Walker:
     def same(self, a, b, spatial, i) -> bool:
         """Equal sizes; symbolic sizes that are not provably equal are recorded as an
         assumption (they agree for the inputs PyTorch would accept) and the simpler kept."""
-        from .dims import complexity, provably_equal
-
         if provably_equal(a, b):
             return True
         if not is_symbolic(a) and not is_symbolic(b):
@@ -502,27 +484,21 @@ class _Walker:
 
 def _enum_values() -> set[str]:
     """Every string an op key accepts (modes, gates, padding modes) — legal block-arg values."""
-    from .ops import OPS, PAD_MODES
-
-    return {c for d in OPS.values() for k in d.keys.values() for c in k.choices} | set(
-        PAD_MODES)
+    return {c for d in ops.OPS.values() for k in d.keys.values() for c in k.choices} | set(
+        ops.PAD_MODES)
 
 
 def _check_sizes(op: str, path: str, out: Shape, loc) -> None:
     """Sizes beyond 2**62 are mistakes, not networks — and left alone, 300 repetitions of
     ``upsample: {scale: 2**62}`` make numbers too long to print. Symbolic sizes are held to
     coefficients of at most 100 digits."""
-    from .spec import MAX_INT
-
     for d in (out.channels, *out.spatial):
         if isinstance(d, int):
             if d > MAX_INT:
                 raise ShapeError(f"{op} ({path}): output {out} has a size beyond 2**62",
                                  loc=loc)
         elif d is not None and is_symbolic(d):
-            import sympy
-
-            if any(max(abs(a.p), a.q) > 10**100 for a in d.atoms(sympy.Rational)):
+            if largest_coefficient(d) > 10**100:
                 raise ShapeError(f"{op} ({path}): output size has a coefficient of more than "
                                  "100 digits", loc=loc)
 
@@ -587,17 +563,13 @@ def _refuse_bombs(net) -> None:
 
 
 def _alias_loc(keys: dict, canon: str):
-    from .ops import KEY_ALIASES
-
     for spelled, loc in keys.items():
-        if KEY_ALIASES.get(spelled) == canon:
+        if ops.KEY_ALIASES.get(spelled) == canon:
             return loc
     return None
 
 
 def _names_in(text: str) -> set[str]:
-    import re
-
     return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
 
 
