@@ -31,7 +31,7 @@ def console(stderr: bool = False):
 
 def jsonable(x: Any) -> Any:
     """Numbers stay numbers; symbolic sizes and fractional jumps become strings."""
-    if x is None or isinstance(x, (bool, int, str)):
+    if type(x) is int or x is None or isinstance(x, (bool, int, str)):
         return x
     if isinstance(x, Fraction):
         return int(x) if x.denominator == 1 else fmt(x)
@@ -109,31 +109,31 @@ def _args_text(args: dict) -> str:
 
 
 def print_layer(report) -> None:
-    from rich.table import Table
-
     eff = report.effect
-    out = console()
     title = f"{report.op} {_args_text(report.args)} on {shape_text(report.input)}".strip()
-    table = Table(title=title, title_justify="left", show_header=False, box=None,
-                  pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_column(style="dim")
-    shape_lines = [t for t in eff.formulas if not t.split(":")[0] in ("params", "MACs", "FLOPs")]
-    table.add_row("output", shape_text(eff.output), "\n".join(shape_lines))
-    for label, value in (("params", eff.params), ("MACs", eff.macs), ("FLOPs", eff.flops)):
-        why = "\n".join(t[len(label) + 2:] for t in eff.formulas if t.startswith(label + ":"))
-        table.add_row(label, num(value), why)
+    body: list[tuple[list[str], str]] = []
+
+    def add(label, value, notes):
+        notes = notes or [""]
+        body.append(([label, value, notes[0]], ""))
+        body.extend((["", "", note], "") for note in notes[1:])
+
+    costs = ("params", "MACs", "FLOPs")
+    add("output", shape_text(eff.output),
+        [t for t in eff.formulas if t.split(":")[0] not in costs])
+    for label, value in zip(costs, (eff.params, eff.macs, eff.flops)):
+        add(label, num(value),
+            [t[len(label) + 2:] for t in eff.formulas if t.startswith(label + ":")])
     for name, part in eff.parts:
-        table.add_row(f"  {name}", shape_text(part.output),
-                      f"params {num(part.params)}, MACs {num(part.macs)}, "
-                      f"FLOPs {num(part.flops)}")
+        add(f"  {name}", shape_text(part.output),
+            [f"params {num(part.params)}, MACs {num(part.macs)}, FLOPs {num(part.flops)}"])
     rf = report.rf
-    table.add_row("RF size", rf_text(rf.size), "input positions one output unit can see")
-    table.add_row("RF jump", rf_text(rf.jump), "input positions between adjacent outputs")
-    table.add_row("RF start", rf_text(rf.start), "centre of the first output unit's field")
-    out.print(table)
-    out.print(f"[dim]conventions: {CONVENTIONS}[/dim]")
+    add("RF size", rf_text(rf.size), ["input positions one output unit can see"])
+    add("RF jump", rf_text(rf.jump), ["input positions between adjacent outputs"])
+    add("RF start", rf_text(rf.start), ["centre of the first output unit's field"])
+    lines = [_style(title, BOLD)] + _layout(["", "", ""], body, None, {1})[1:]
+    lines.append(_style(f"conventions: {CONVENTIONS}", DIM))
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def solution_text(sol) -> list[str]:
@@ -273,8 +273,13 @@ def net_json(report, rows) -> str:
             "assumptions": list(report.assumptions),
             "expect": [{"key": k, "declared": d, "computed": c, "ok": ok}
                        for k, d, c, ok in expect_rows(report)],
-            "layers": [row_dict(r) for r in rows]}
-    return json.dumps(data, indent=2)
+            "layers": []}
+    # one compact line per layer inside an indented document: readable, and json's C encoder
+    # (indent makes it fall back to the pure-Python one, 8x slower on big networks)
+    head = json.dumps(data, indent=2)
+    assert head.endswith('"layers": []\n}')
+    layers = ",\n".join("    " + json.dumps(row_dict(r), ensure_ascii=False) for r in rows)
+    return head[: -len("[]\n}")] + ("[\n" + layers + "\n  ]\n}" if rows else "[]\n}")
 
 
 def _bar(macs, total) -> str:
@@ -304,39 +309,71 @@ def _net_cells(row) -> list[str]:
 
 
 def print_net(report, rows) -> None:
-    from rich.table import Table
-
+    # laid out by hand: rich's Table measures and wraps every cell, ~1.5 ms per row
     totals = report.totals
     title = (f"{report.name or report.file}: {report.input} → {report.output}"
              + (f", batch {report.batch}" if report.batch != 1 else ""))
-    table = Table(title=title, title_justify="left", show_footer=True, box=None,
-                  header_style="bold", pad_edge=False)
-    foot = {"path": "total", "params": num(totals["params"]), "MACs": num(totals["macs"]),
-            "FLOPs": num(totals["flops"])}
-    for col in NET_COLUMNS:
-        right = col in ("#", "params", "MACs", "FLOPs")
-        table.add_column(col, justify="right" if right else "left", footer=foot.get(col, ""))
-        if col == "MACs":
-            table.add_column("share of MACs", footer="")
+    header = list(NET_COLUMNS)
+    header.insert(7, "share of MACs")
+    right = {0, 5, 6, 8}
+    body: list[tuple[list[str], str]] = []
     total_macs = totals["macs"]
     for row in rows:
         cells = _net_cells(row)
         cells.insert(7, _bar(row.macs, total_macs))  # rows already carry the batch
-        table.add_row(*cells)
+        body.append((cells, ""))
         for name, part in row.parts:
-            table.add_row("", f"  └ {name}", "", "", str(part.output), num(part.params),
+            body.append((["", f"  └ {name}", "", "", str(part.output), num(part.params),
                           num(_times(part.macs, row.batch)), "",
-                          num(_times(part.flops, row.batch)), "", "", style="dim")
-    out = console()
-    out.print(table)
-    out.print(f"activations: {num(totals['activations'])}   "
-              f"receptive field: size {rf_text(report.rf.size)}, jump {rf_text(report.rf.jump)}")
+                          num(_times(part.flops, row.batch)), "", ""], DIM))
+    foot = ["", "total", "", "", "", num(totals["params"]), num(totals["macs"]), "",
+            num(totals["flops"]), "", ""]
+    lines = [title] + _layout(header, body, foot, right)
+    lines.append(f"activations: {num(totals['activations'])}   receptive field: size "
+                 f"{rf_text(report.rf.size)}, jump {rf_text(report.rf.jump)}")
     for key, declared, computed, ok in expect_rows(report):
-        mark = "[green]ok[/green]" if ok else "[red]differs[/red]"
-        out.print(f"expect {key}: declared {declared}, computed {computed}  {mark}")
+        mark = _style("ok", GREEN) if ok else _style("differs", RED)
+        lines.append(f"expect {key}: declared {declared}, computed {computed}  {mark}")
     for a in report.assumptions:
-        out.print(f"[yellow]assumes {a}[/yellow] (symbolic sizes PyTorch needs equal)")
-    out.print(f"[dim]conventions: {CONVENTIONS}[/dim]")
+        lines.append(_style(f"assumes {a}", YELLOW) + " (symbolic sizes PyTorch needs equal)")
+    lines.append(_style(f"conventions: {CONVENTIONS}", DIM))
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+BOLD, DIM, GREEN, RED, YELLOW = "1", "2", "32", "31", "33"
+
+
+def _colour() -> bool:
+    """no-color.org's NO_COLOR wins, then FORCE_COLOR, then: a terminal that is not dumb."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _style(text: str, code: str) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if code and _colour() else text
+
+
+def _layout(header: list[str], body: list[tuple[list[str], str]], foot: list[str] | None,
+            right: set[int]) -> list[str]:
+    """A plain table: columns two spaces apart, numbers right-aligned."""
+    widths = [len(h) for h in header]
+    for cells, _ in body:
+        widths = [max(w, len(c)) for w, c in zip(widths, cells)]
+    if foot:
+        widths = [max(w, len(c)) for w, c in zip(widths, foot)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    out = [_style(line(header), BOLD)]
+    out += [_style(line(cells), style) for cells, style in body]
+    if foot:
+        out.append(_style(line(foot), BOLD))
+    return out
 
 
 def net_csv(report, rows) -> str:
