@@ -168,7 +168,8 @@ def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> l
     label = {"macs": "MACs", "flops": "FLOPs"}.get(key, key)
     if actual is None or is_symbolic(actual):
         return [Finding(loc, key, f"{label}: cannot check a symbolic value "
-                                  f"({fmt(actual)}); bind the symbols with --set")]
+                                  f"({fmt(actual)}); declare it for a numeric input "
+                                  f"(`convcalc net --set` shows the value at a size)")]
     if want.holds(actual):
         return []
     if budget:

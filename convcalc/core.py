@@ -114,14 +114,16 @@ class RF:
             return self
         if other.whole:
             return other
+        if self == other:
+            return self
         size, jump, start = [], [], []
         for r1, j1, c1, r2, j2, c2 in zip(self.size, self.jump, self.start,
                                           other.size, other.jump, other.start):
-            half1, half2 = Fraction(1, 2) * (r1 - 1), Fraction(1, 2) * (r2 - 1)
-            lo = _min(c1 - half1, c2 - half2)
-            hi = _max(c1 + half1, c2 + half2)
-            size.append(_norm(hi - lo + 1))
-            start.append(_norm(Fraction(1, 2) * (lo + hi)))
+            # interval ends in doubled units (2c ± (r - 1)) stay integers for integer fields
+            lo = _min(2 * c1 - (r1 - 1), 2 * c2 - (r2 - 1))
+            hi = _max(2 * c1 + (r1 - 1), 2 * c2 + (r2 - 1))
+            size.append(_half(hi - lo) + 1)
+            start.append(_half(_half(lo + hi)))
             jump.append(_max(j1, j2))
         return RF(tuple(size), tuple(jump), tuple(start))
 
@@ -132,6 +134,12 @@ def _min(a, b):
 
 def _max(a, b):
     return a if (is_symbolic(a) or is_symbolic(b) or a >= b) else b
+
+
+def _half(x):
+    if type(x) is int and not x % 2:
+        return x // 2
+    return _norm(Fraction(1, 2) * x)
 
 
 def _norm(x):

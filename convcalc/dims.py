@@ -35,7 +35,8 @@ def symbol(name: str):
 
 
 def is_symbolic(x: Any) -> bool:
-    return not isinstance(x, (int, Fraction))
+    t = type(x)  # exact types first: isinstance on Fraction goes through the ABC machinery
+    return not (t is int or t is Fraction or isinstance(x, (int, Fraction)))
 
 
 def prod(values: Iterable[Dim]) -> Dim:

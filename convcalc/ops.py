@@ -312,8 +312,9 @@ def _window(op: str, axis: str, n: Dim, k: int, s: int, lo: int, hi: int, d: int
         text += f" = {fmt(out)}"
     else:
         text = f"{axis}: floor({core}) + 1 = {fmt(out)}"
-    step = RFStep(grow=d * (k - 1), scale=s, shift=Fraction(d * (k - 1), 2) - lo)
-    return out, text, step
+    span = d * (k - 1)
+    shift = span // 2 - lo if span % 2 == 0 else Fraction(span, 2) - lo  # ints when they can
+    return out, text, RFStep(grow=span, scale=s, shift=shift)
 
 
 def _windows(op: str, x: Shape, k, s, pads, d, ceil=False):

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from .core import CONVENTIONS, RF, Shape
@@ -31,7 +32,12 @@ def console(stderr: bool = False):
 
 def jsonable(x: Any) -> Any:
     """Numbers stay numbers; symbolic sizes and fractional jumps become strings."""
-    if type(x) is int or x is None or isinstance(x, (bool, int, str)):
+    t = type(x)
+    if t is int or x is None or t is str or t is bool:
+        return x
+    if (t is tuple or t is list) and all(type(v) is int for v in x):
+        return list(x)  # the common case: a shape or a field of plain numbers
+    if isinstance(x, (bool, int, str)):
         return x
     if isinstance(x, Fraction):
         return int(x) if x.denominator == 1 else fmt(x)
@@ -63,7 +69,12 @@ def si(x: Any) -> str:
 
 
 def rf_dict(rf: RF) -> dict:
-    return {"size": jsonable(rf.size), "jump": jsonable(rf.jump), "start": jsonable(rf.start)}
+    return {key: list(values) for key, values in _rf_items(rf)}
+
+
+@lru_cache(maxsize=4096)
+def _rf_items(rf: RF) -> tuple:
+    return tuple((key, tuple(jsonable(getattr(rf, key)))) for key in ("size", "jump", "start"))
 
 
 def rf_text(values) -> str:
@@ -77,8 +88,13 @@ def shape_text(shape: Shape) -> str:
     return str(shape)
 
 
+@lru_cache(maxsize=4096)  # networks repeat a few shapes many times; records are immutable
+def _shape_json(shape: Shape) -> tuple:
+    return tuple(jsonable(list(shape.dims)))
+
+
 def shape_json(shape: Shape) -> list:
-    return jsonable(list(shape.dims))
+    return list(_shape_json(shape))
 
 
 # -- convcalc layer -----------------------------------------------------------------------

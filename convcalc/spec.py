@@ -558,17 +558,23 @@ def _item(y: Y) -> Item:
     return item
 
 
+def _structure_keys(name: str, value: Y | None, loc: Loc, allowed: tuple[str, str],
+                    need: str) -> None:
+    if value is None or not value.is_map:
+        raise SpecError(need, loc=loc)
+    for k in value.value:
+        if k not in allowed:
+            raise SpecError(f"{name} has no key '{k}'", loc=value.keys[k],
+                            hint=did_you_mean(k, allowed) or
+                            f"{name} takes {allowed[0]} and {allowed[1]}")
+
+
 def _make(key: str, value: Y | None, loc: Loc, item_loc: Loc) -> Item:
     if not isinstance(key, str) or not key:
         raise SpecError("a layer needs an op name", loc=loc)
     if key == "residual":
-        if value is None or not value.is_map:
-            raise SpecError("residual needs a mapping with 'body' (and 'shortcut')", loc=loc)
-        for k in value.value:
-            if k not in ("body", "shortcut"):
-                raise SpecError(f"residual has no key '{k}'", loc=value.keys[k],
-                                hint=did_you_mean(k, ("body", "shortcut")) or
-                                "residual takes body and shortcut")
+        _structure_keys(key, value, loc, ("body", "shortcut"),
+                        "residual needs a mapping with 'body' (and 'shortcut')")
         if "body" not in value.value:
             raise SpecError("residual needs 'body'", loc=loc)
         short = value.value.get("shortcut")
@@ -576,13 +582,8 @@ def _make(key: str, value: Y | None, loc: Loc, item_loc: Loc) -> Item:
                     shortcut=None if short is None or short.value is None
                     else _items(short, "shortcut"))
     if key == "parallel":
-        if value is None or not value.is_map:
-            raise SpecError("parallel needs a mapping with 'branches' and 'merge'", loc=loc)
-        for k in value.value:
-            if k not in ("branches", "merge"):
-                raise SpecError(f"parallel has no key '{k}'", loc=value.keys[k],
-                                hint=did_you_mean(k, ("branches", "merge")) or
-                                "parallel takes branches and merge")
+        _structure_keys(key, value, loc, ("branches", "merge"),
+                        "parallel needs a mapping with 'branches' and 'merge'")
         branches_y = value.value.get("branches")
         if branches_y is None or not branches_y.is_list or not branches_y.value:
             raise SpecError("parallel needs 'branches': a list of layer lists", loc=loc)
