@@ -112,7 +112,7 @@ def _fail(err: ConvcalcError):
                   "  convcalc layer -t deconv --k 4 --s 2 --p 1 --n 32 --cin 64 --cout 32\n\n"
                   "  convcalc layer -t maxpool --k 3 --s 2 --ceil --n 112\n\n"
                   "  convcalc layer -t sepconv --k 3 --n 56 --cin 32 --cout 64 --p same\n\n"
-                  "  convcalc layer --k 3 --s 2 --n HxW          (symbolic: (H - 1)//2 + 1)\n\n"
+                  "  convcalc layer --k 3 --s 2 --p 1 --n HxW    (symbolic: (H - 1)//2 + 1)\n\n"
                   "  convcalc layer --k 3 --n 224 --out 224      (solve: p = 1)")
 def layer(
     type_: str = typer.Option("conv", "--type", "-t", help="op name (see `convcalc ops`)."),

@@ -143,7 +143,7 @@ def _apply(name: str, x: Shape, raw: dict[str, Any], lenient: bool) -> Effect:
         canon = KEY_ALIASES.get(key, key)
         if canon not in opdef.keys:
             allowed = ", ".join(opdef.keys) or "no keys"
-            raise SpecError(f"{opdef.name} has no key '{key}' (it takes {allowed})", key=key,
+            raise SpecError(f"{opdef.name}: no key '{key}' (it takes {allowed})", key=key,
                             hint=did_you_mean(key, [*opdef.keys, *(
                                 a for a, c in KEY_ALIASES.items() if c in opdef.keys)]))
         if canon in given:

@@ -183,7 +183,7 @@ ERRORS = [
     pytest.param(["--k", "3", "--n", "8", "--foo", "1"], "error: No such option: --foo",
                  id="unknown-option"),
     pytest.param(["--k", "3", "--n", "8", "-a", "strde=2"],
-                 "error: conv has no key 'strde' (it takes out, k, s, p, d, g, bias) "
+                 "error: conv: no key 'strde' (it takes out, k, s, p, d, g, bias) "
                  "(hint: did you mean 'stride'?)", id="unknown-key"),
     pytest.param(["--k", "3", "--n", "8", "--format", "xml"],
                  "error: --format must be table or json, got 'xml'", id="unknown-format"),

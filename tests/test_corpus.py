@@ -64,7 +64,7 @@ CASES = {
     "type_bias_string.yaml": "'bias' must be true or false, got 'yes please'",
     # unknown names, with "did you mean"
     "unknown_op.yaml": "unknown op 'rleu' (hint: did you mean 'relu'?)",
-    "unknown_key.yaml": "conv has no key 'stirde' (it takes out, k, s, p, d, g, bias) "
+    "unknown_key.yaml": "conv (0) on input 3×32×32: no key 'stirde' (it takes out, k, s, p, d, g, bias) "
                         "(hint: did you mean 'stride'?)",
     "unknown_key_torch_name.yaml": "no key 'kernel' (it takes out, k, s, p, d, g, bias) "
                                    "(hint: did you mean 'kernel_size'?)",

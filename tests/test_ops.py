@@ -512,7 +512,7 @@ def test_unknown_op_suggests_the_closest():
 def test_unknown_key_suggests_the_closest():
     with pytest.raises(SpecError) as info:
         run("conv", (3, 8), {"out": 4, "k": 3, "strde": 2})
-    assert info.value.message == "conv has no key 'strde' (it takes out, k, s, p, d, g, bias)"
+    assert info.value.message == "conv: no key 'strde' (it takes out, k, s, p, d, g, bias)"
     assert info.value.hint == "did you mean 'stride'?"
 
 

@@ -481,8 +481,8 @@ def test_error_unknown_key_with_hint(tmp_path):
           - conv: {out: 4, kernal_size: 3}
         """
     path, line, _ = error_of(tmp_path, text)
-    assert line == (f"{path}:{at(text, 'kernal_size')}: error: conv (0) on input 3×8×8: conv "
-                    f"has no key 'kernal_size' (it takes out, k, s, p, d, g, bias) (hint: did "
+    assert line == (f"{path}:{at(text, 'kernal_size')}: error: conv (0) on input 3×8×8: "
+                    f"no key 'kernal_size' (it takes out, k, s, p, d, g, bias) (hint: did "
                     f"you mean 'kernel_size'?)")
 
 
