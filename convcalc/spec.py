@@ -13,6 +13,7 @@ import ast
 import re
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .errors import Loc, SpecError, did_you_mean
@@ -312,11 +313,16 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc | None, *, symbols: bool =
     if len(text) > MAX_EXPR:
         raise SpecError(f"expression longer than {MAX_EXPR} characters", loc=loc)
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = _parse(text.strip())
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise SpecError(f"cannot read expression {text!r}", loc=loc,
                         hint="use integers, names, + - * // % and parentheses") from None
     return _Eval(env, loc, symbols, text).visit(tree.body)
+
+
+@lru_cache(maxsize=1024)  # blocks evaluate the same few expressions once per call
+def _parse(text: str) -> ast.Expression:
+    return ast.parse(text, mode="eval")
 
 
 class _Eval:

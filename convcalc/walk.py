@@ -344,15 +344,17 @@ class _Walker:
                 ancestors) -> None:
         if len(self.rows) >= MAX_ROWS:
             raise SpecError(f"the network has more than {MAX_ROWS:,} layers", loc=loc)
-        _check_sizes(op, path, out, loc)
-        if any(is_symbolic(d) for d in out.spatial):
+        if not (out.channels is None or type(out.channels) is int) or not all(
+                type(d) is int for d in out.spatial):
             self.symbolic_rows += 1
             if self.symbolic_rows > MAX_SYMBOLIC_ROWS:
                 raise SpecError(f"more than {MAX_SYMBOLIC_ROWS:,} layers with symbolic sizes",
                                 loc=loc, hint="give the input sizes as numbers (or bind "
                                 "them: convcalc net --set H=224)")
+        _check_sizes(op, path, out, loc)
         # --batch multiplies MACs and FLOPs (not params) in every row, so totals = sum of rows
-        macs, flops = (None if v is None else _clean(v * self.batch) for v in (macs, flops))
+        if self.batch != 1 or type(macs) is not int or type(flops) is not int:
+            macs, flops = (None if v is None else _clean(v * self.batch) for v in (macs, flops))
         self.rows.append(Row(len(self.rows), path, name, op, inp, out, _clean(params), macs,
                              flops, rf, loc, parts, ancestors, self.batch))
 
