@@ -551,7 +551,7 @@ def deconv(x: Shape, a: Args) -> Effect:
         b = f" + {cout}" if a.bias else ""
         cost = (f"params: {cin}*({cout}/{g})*{kt}{b} = {params}",
                 f"MACs: {cin}*({cout}/{g})*{kt} * {it} (input grid) = {fmt(macs)}",
-                f"FLOPs: 2*MACs" + (" + cout*prod(out)" if a.bias else "") + f" = {fmt(flops)}")
+                "FLOPs: 2*MACs" + (" + cout*prod(out)" if a.bias else "") + f" = {fmt(flops)}")
     return Effect(_out_shape(cout, outs), params, macs, flops, tuple(steps),
                   tuple(texts) + cost)
 

@@ -13,19 +13,19 @@ from functools import lru_cache
 from typing import Any
 
 from .core import CONVENTIONS, RF, Shape
-from .dims import fmt, is_symbolic
+from .dims import fmt
 
 LAYER_SCHEMA = "convcalc.layer/1"
 SOLVE_SCHEMA = "convcalc.solve/1"
 
 
-def console(stderr: bool = False):
+def console():
     from rich.console import Console
 
     # rich's own NO_COLOR support drops colours but still writes bold/dim/italic escapes;
     # no colour system at all means plain text. A wide virtual width keeps piped tables intact
     plain = bool(os.environ.get("NO_COLOR"))  # no-color.org: set and not empty
-    return Console(stderr=stderr, highlight=False,
+    return Console(highlight=False,
                    width=None if sys.stdout.isatty() else 200,
                    no_color=plain or None, color_system=None if plain else "auto")
 
@@ -57,15 +57,6 @@ def num(x: Any) -> str:
     if isinstance(x, int):
         return f"{x:,}"
     return fmt(x)
-
-
-def si(x: Any) -> str:
-    if not isinstance(x, int):
-        return num(x)
-    for unit, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{unit}"
-    return str(x)
 
 
 def rf_dict(rf: RF) -> dict:

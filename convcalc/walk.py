@@ -13,7 +13,7 @@ from typing import Any
 
 from . import ops
 from .core import RF, Effect, Shape
-from .dims import (complexity, fmt, is_symbolic, largest_coefficient, prod, provably_equal,
+from .dims import (complexity, fmt, is_symbolic, largest_coefficient, provably_equal,
                    simplify_int, total)
 from .errors import ConvcalcError, Loc, ShapeError, SpecError, did_you_mean
 from .spec import MAX_INT, MERGES, STRUCTURES, Y, evaluate
