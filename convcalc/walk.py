@@ -170,6 +170,7 @@ class _Walker:
         self.assumptions: list[str] = []
         self.reps = 1  # product of the enclosing items' ``times``
         self.symbolic_rows = 0
+        self.literal_args: dict[int, dict] = {}  # id(item) → args without names or strings
         self.sets = sets
         self.batch = batch
         self.input_override = input_override
@@ -311,19 +312,9 @@ class _Walker:
     def leaf(self, item, x, env, path, label, ancestors, stack) -> Tensor:
         opdef = ops.resolve(item.name)
         args_y = item.args
-        args: dict[str, Any] = {}
-        if args_y is not None and args_y.value is not None:
-            if not args_y.is_map:
-                raise SpecError(f"{item.name} takes a mapping of keys, got "
-                                f"{args_y.brief()}", loc=args_y.loc,
-                                hint=f"write `{item.name}: {{k: 3}}`")
-            for key, y in args_y.value.items():
-                spec_key = opdef.keys.get(ops.KEY_ALIASES.get(key, key))
-                kind = spec_key.kind if spec_key else None
-                try:
-                    args[key] = self.value(y, env, kind, spec_key.choices if spec_key else ())
-                except ConvcalcError as err:
-                    raise err.at(y.loc)
+        args = self.literal_args.get(id(item))
+        if args is None:
+            args = self.arguments(item, opdef, env)
         try:
             effect = ops.apply(item.name, x.shape, args)
         except ConvcalcError as err:
@@ -339,6 +330,26 @@ class _Walker:
         self.add_row(path, label, opdef.name, x.shape, effect.output, effect.params,
                      effect.macs, effect.flops, rf, item.loc, effect.parts, ancestors)
         return Tensor(effect.output, rf)
+
+    def arguments(self, item, opdef, env) -> dict[str, Any]:
+        """Evaluate an op's arguments in ``env``; numbers-only ones are kept for reuse."""
+        args_y = item.args
+        args: dict[str, Any] = {}
+        if args_y is None or args_y.value is None:
+            return args
+        if not args_y.is_map:
+            raise SpecError(f"{item.name} takes a mapping of keys, got {args_y.brief()}",
+                            loc=args_y.loc, hint=f"write `{item.name}: {{k: 3}}`")
+        for key, y in args_y.value.items():
+            spec_key = opdef.keys.get(ops.KEY_ALIASES.get(key, key))
+            kind = spec_key.kind if spec_key else None
+            try:
+                args[key] = self.value(y, env, kind, spec_key.choices if spec_key else ())
+            except ConvcalcError as err:
+                raise err.at(y.loc)
+        if all(_literal(y.value) for y in args_y.value.values()):
+            self.literal_args[id(item)] = args  # the same in every repetition and block call
+        return args
 
     def add_row(self, path, name, op, inp, out, params, macs, flops, rf, loc, parts,
                 ancestors) -> None:
@@ -562,6 +573,13 @@ def _refuse_bombs(net) -> None:
         return n
 
     items(net.layers, 0)
+
+
+def _literal(value) -> bool:
+    """Numbers and booleans (and lists of them) mean the same in every scope."""
+    if isinstance(value, list):
+        return all(_literal(v.value) for v in value)
+    return isinstance(value, (int, float))  # bool is an int
 
 
 def _alias_loc(keys: dict, canon: str):
