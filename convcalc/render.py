@@ -286,19 +286,7 @@ def net_json(report, rows) -> str:
     head = json.dumps(data, indent=2)
     assert head.endswith('"layers": []\n}')
     encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per row
-    tails: dict = {}  # networks repeat layers: encode what follows index/path/name once
-
-    def line(r) -> str:
-        key = (r.op, r.input, r.output, r.params, r.macs, r.flops, r.rf, r.parts)
-        tail = tails.get(key)
-        if tail is None:
-            d = row_dict(r)
-            del d["index"], d["path"], d["name"]
-            tail = tails[key] = encode(d)[1:]
-        return f'    {{"index": {r.index}, "path": {encode(r.path)}, "name": {encode(r.name)}, ' \
-               + tail
-
-    layers = ",\n".join(line(r) for r in rows)
+    layers = ",\n".join("    " + encode(row_dict(r)) for r in rows)
     return head[: -len("[]\n}")] + ("[\n" + layers + "\n  ]\n}" if rows else "[]\n}")
 
 
