@@ -370,7 +370,9 @@ def main() -> None:
     # collector would only re-scan them (a third of the time on a 100k-layer network)
     gc.disable()
     try:
-        code = app(standalone_mode=False)
+        # bare `convcalc` shows the help (on stdout, exit 0) rather than a usage error
+        code = app(args=sys.argv[1:] or ["--help"], prog_name="convcalc",
+                   standalone_mode=False)
     except typer.Abort:
         sys.exit(130)
     except Exception as err:
