@@ -198,12 +198,6 @@ def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
             raise SpecError(f"--out has {len(wanted)} sizes but --n has {x.rank}")
         key = missing_key(opdef.name, set(ops.KEY_ALIASES.get(r, r) for r in raw))
         sol = solve(opdef.name, x, raw, wanted, key)
-        if not all(sol.per_axis):
-            missing = [i for i, v in enumerate(sol.per_axis) if not v]
-            where = "" if x.rank == 1 or len(missing) == x.rank else \
-                " along axis " + ", ".join(map(str, missing))
-            raise SpecError(f"no {key} gives output {out}{where}",
-                            hint="change another hyper-parameter or the wanted size")
         if format == "json":
             print(render.solve_json(sol, opdef.name))
         else:

@@ -21,7 +21,6 @@ class Solution:
     key: str
     per_axis: tuple[tuple[int, ...], ...]  # all solutions for each axis
     open_ended: tuple[bool, ...]  # True when every larger value works too
-    limits: tuple[int, ...]
 
 
 def missing_key(op: str, given: set[str]) -> str:
@@ -38,7 +37,7 @@ def missing_key(op: str, given: set[str]) -> str:
 def solve(op: str, x: Shape, args: dict, wanted: tuple[int, ...], key: str) -> Solution:
     if any(not isinstance(n, int) for n in x.spatial):
         raise SpecError("--out needs a numeric --n")
-    per_axis, open_ended, limits = [], [], []
+    per_axis, open_ended = [], []
     for axis, (n, want) in enumerate(zip(x.spatial, wanted)):
         axis_args = {k: (_pick(v, axis) if k not in ("bias", "ceil", "mult", "g", "out") else v)
                      for k, v in args.items()}
@@ -54,8 +53,14 @@ def solve(op: str, x: Shape, args: dict, wanted: tuple[int, ...], key: str) -> S
                 found.append(value)
         per_axis.append(tuple(found))
         open_ended.append(bool(found) and found[-1] == limit and key in ("s", "d"))
-        limits.append(limit)
-    return Solution(key, tuple(per_axis), tuple(open_ended), tuple(limits))
+    missing = [i for i, values in enumerate(per_axis) if not values]
+    if missing:
+        where = "" if len(missing) == x.rank else \
+            " along axis " + ", ".join(map(str, missing))
+        wanted_text = "x".join(map(str, wanted)) if len(set(wanted)) > 1 else str(wanted[0])
+        raise SpecError(f"no {key} gives output {wanted_text}{where}",
+                        hint="change another hyper-parameter or the wanted size")
+    return Solution(key, tuple(per_axis), tuple(open_ended))
 
 
 def _pick(value, axis):

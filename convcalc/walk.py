@@ -176,7 +176,6 @@ class _Walker:
         self.input_override = input_override
 
     def run(self) -> Report:
-
         net = self.net
         env: dict[str, Any] = {}
         for name, y in net.vars.items():
@@ -200,7 +199,6 @@ class _Walker:
                       {k: v for k, v in net.expect.items()}, dict(self.sets))
 
     def _input_names(self) -> set[str]:
-
         names = set()
         if self.input_override is not None:  # --input replaces the YAML's sizes and symbols
             values = self.input_override
@@ -223,18 +221,15 @@ class _Walker:
         if isinstance(v, dict):
             raise SpecError("expected a value, got a mapping", loc=y.loc)
         if isinstance(v, str):
-            literal = v.strip()
-            if kind in ("enum", "pad") and (literal in choices or literal in ops.PAD_MODES):
-                return literal
-            if literal not in env and (kind == "bool" or
-                                       (kind == "pad" and literal.isidentifier())):
-                return literal  # the op says "must be true or false" / "did you mean 'same'"
-            if kind == "enum" or (kind is None and literal.isidentifier()
-                                  and literal not in env):
-                if literal in env:
-                    return env[literal]
-                return literal
-            return evaluate(literal, env, y.loc)
+            text = v.strip()
+            if kind in ("enum", "pad") and (text in choices or text in ops.PAD_MODES):
+                return text  # a legal mode
+            if text not in env and (kind in ("enum", "bool") or (
+                    kind in ("pad", None) and text.isidentifier())):
+                return text  # a word, not a name: the op judges it ("did you mean 'same'?")
+            if kind == "enum":
+                return env.get(text, text)
+            return evaluate(text, env, y.loc)
         return v
 
     # -- items ---------------------------------------------------------------------------
