@@ -605,13 +605,6 @@ def _pool(op: str, x: Shape, a: Args, dilation, flops_per_out: Callable[[int], i
         if 2 * max(lo, hi) > k:
             raise ShapeError(f"{op}: padding {max(lo, hi)} must be at most half the kernel "
                              f"size {k} (PyTorch's rule)", key="p")
-    if op == "avgpool" and x.rank == 3:
-        # AvgPool3d alone also wants every unpadded axis at least the kernel size
-        # (aten pool3d_shape_check with check_input_size)
-        for n, k in zip(x.spatial, a.k):
-            if not is_symbolic(n) and n < k:
-                raise ShapeError(f"{op}: PyTorch's AvgPool3d needs each input size at least "
-                                 f"the kernel size, got {n} < {k}", key="k")
     outs, texts, steps = _windows(op, x, a.k, a.s, pads, dilation, a.ceil)
     shape = _out_shape(x.channels, outs)
     return Effect(shape, 0, 0, _elementwise_flops(shape, flops_per_out(prod(a.k))), steps,
@@ -630,6 +623,13 @@ def maxpool(x: Shape, a: Args) -> Effect:
           summary="average pooling (PyTorch's ceil_mode clip rule)", shape=POOL_RULE,
           cost="FLOPs = prod(k) per output element (prod(k) - 1 adds, 1 divide)")
 def avgpool(x: Shape, a: Args) -> Effect:
+    if x.rank == 3:
+        # AvgPool3d alone also wants every unpadded axis at least the kernel size
+        # (aten pool3d_shape_check with check_input_size)
+        for n, k in zip(x.spatial, a.k):
+            if not is_symbolic(n) and n < k:
+                raise ShapeError(f"avgpool: PyTorch's AvgPool3d needs each input size at "
+                                 f"least the kernel size, got {n} < {k}", key="k")
     return _pool("avgpool", x, a, (1,) * x.rank, lambda kk: kk)
 
 
@@ -776,30 +776,28 @@ INPLACE = Key("inplace", "bool", False)
 # FLOPs per element: one per operation in PyTorch's documented formula; exp, erf and tanh
 # count as one, so do max and min; a negated argument is free.
 ELEMENTWISE = {
-    "relu": (1, "max(0, x)", ()),
-    "relu6": (2, "min(max(0, x), 6)", ()),
-    "leaky_relu": (4, "max(0, x) + slope*min(0, x)", (Key("slope", "real", 0.01),)),
+    "relu": (1, "max(0, x)", (INPLACE,)),
+    "relu6": (2, "min(max(0, x), 6)", (INPLACE,)),
+    "leaky_relu": (4, "max(0, x) + slope*min(0, x)", (Key("slope", "real", 0.01), INPLACE)),
     "prelu": (4, "max(0, x) + a*min(0, x); params = num", (Key("num", "count", 1),)),
-    "elu": (6, "max(0, x) + min(0, alpha*(exp(x) - 1))", (Key("alpha", "real", 1.0),)),
+    "elu": (6, "max(0, x) + min(0, alpha*(exp(x) - 1))", (Key("alpha", "real", 1.0), INPLACE)),
     "gelu": (5, "x*0.5*(1 + erf(x/sqrt(2)))",
              (Key("approximate", "enum", "none", ("none", "tanh")),)),
-    "silu": (4, "x/(1 + exp(-x))", ()),
-    "sigmoid": (3, "1/(1 + exp(-x))", ()),
-    "hardsigmoid": (4, "min(max(x/6 + 1/2, 0), 1)", ()),
-    "hardswish": (5, "x*hardsigmoid(x)", ()),
-    "tanh": (1, "tanh(x)", ()),
-    "dropout": (0, "identity at inference", (Key("p", "prob", 0.5),)),
+    "silu": (4, "x/(1 + exp(-x))", (INPLACE,)),
+    "sigmoid": (3, "1/(1 + exp(-x))", (INPLACE,)),
+    "hardsigmoid": (4, "min(max(x/6 + 1/2, 0), 1)", (INPLACE,)),
+    "hardswish": (5, "x*hardsigmoid(x)", (INPLACE,)),
+    "tanh": (1, "tanh(x)", (INPLACE,)),
+    "dropout": (0, "identity at inference", (Key("p", "prob", 0.5), INPLACE)),
     "identity": (0, "x", ()),
 }
 
 
 def _make_elementwise(name: str, per: int, text: str, keys: tuple[Key, ...]):
     def fn(x: Shape, a: Args) -> Effect:
-        params = a.get("num", 0) if name == "prelu" else 0
-        return _same_shape(x, _elementwise_flops(x, per), params)
+        return _same_shape(x, _elementwise_flops(x, per), a.get("num", 0))  # prelu's slopes
 
-    register(name, *keys, *((INPLACE,) if name not in ("identity", "prelu", "gelu") else ()),
-             summary=f"element-wise {text}", shape="out = n",
+    register(name, *keys, summary=f"element-wise {text}", shape="out = n",
              cost=f"FLOPs = {per} per element", ranks=(0, 1, 2, 3))(fn)
 
 
