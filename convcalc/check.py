@@ -186,9 +186,13 @@ def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]
 def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> list[Finding]:
     label = {"macs": "MACs", "flops": "FLOPs"}.get(key, key)
     if actual is None or is_symbolic(actual):
+        from .dims import free_names
+
+        names = sorted(free_names(actual)) if actual is not None else []
+        bind = (f"bind {' and '.join(names)} with --set, e.g. --set {names[0]}=224" if names
+                else "declare it for a numeric input")
         return [Finding(loc, key, f"{label}: cannot check a symbolic value "
-                                  f"({fmt(actual)}); declare it for a numeric input "
-                                  f"(`convcalc net --set` shows the value at a size)")]
+                                  f"({fmt(actual)}); {bind}")]
     if want.holds(actual):
         return []
     if budget:

@@ -226,13 +226,15 @@ NET_FORMATS = ("table", "json", "csv", "markdown")
                   "  convcalc net examples/resnet50.yaml --depth 1 --format markdown\n\n"
                   "  convcalc net examples/unet.yaml --set H=572 --set W=572")
 def net(
-    file: str = typer.Argument(..., help="network YAML (format: README, SPEC §2)."),
+    file: str = typer.Argument(..., help="network YAML (format: README, SPEC §2); - reads "
+                               "standard input."),
     input: Optional[str] = typer.Option(None, "--input", help="override the YAML input: "
                                         "3x224x224 (symbols allowed: 3xHxW)."),
     set_: List[str] = typer.Option([], "--set", help="bind a symbol or var: H=224 "
                                    "(repeatable)."),
     batch: int = typer.Option(1, "--batch", help="batch size: multiplies activations, MACs "
-                              "and FLOPs, not params."),
+                              "and FLOPs, not params (expect: is still compared per "
+                              "sample)."),
     depth: Optional[int] = typer.Option(None, "--depth", help="collapse blocks nested deeper "
                                         "than N into one row each (0 = top-level items)."),
     format: str = typer.Option("table", "--format", "-f", help="table, json, csv or "
@@ -310,7 +312,8 @@ CHECK_FORMATS = ("text", "github", "json")
                   "  convcalc check model.yaml --max-params 25M --max-macs 4.5G\n\n"
                   "  convcalc check arch/*.yaml --format github    (pull-request annotations)")
 def check(
-    files: List[str] = typer.Argument(..., help="network YAMLs."),
+    files: List[str] = typer.Argument(..., help="network YAMLs; - reads one from standard "
+                                      "input."),
     max_params: Optional[str] = typer.Option(None, "--max-params", help="budget: 25M, "
                                              "25000000."),
     max_macs: Optional[str] = typer.Option(None, "--max-macs", help="budget: 4.5G."),

@@ -161,8 +161,8 @@ def _parse_input(net, env: dict[str, Any], override: list | None) -> Shape:
             axes = lambda n: f"{n} spatial size{'s' if n != 1 else ''}"
             raise SpecError(f"--input: {axes(len(override) - 1)}, but the network declares "
                             f"{axes(len(declared) - 1)} (input: {net.input.brief()})",
-                            hint="give channels and one size per declared axis, e.g. "
-                                 + "x".join(["3", *["32"] * (len(declared) - 1)]))
+                            hint="give channels and one size per declared axis, like "
+                                 + "x".join(str(y.value).replace(" ", "") for y in declared))
         values = [Y(v, None) for v in override]
         loc = None
     else:
