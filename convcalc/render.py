@@ -362,7 +362,8 @@ def print_net(report, rows) -> None:
     lines = [title] + _layout(header, body, foot, right)
     if hidden:
         lines += [_style(part, DIM) for part in textwrap.wrap(
-            f"hidden to fit {limit} columns: {', '.join(hidden)} (--format csv has all)",
+            f"hidden to fit {limit} columns: {', '.join(hidden)} (a larger COLUMNS shows "
+            f"them)",
             limit)]
     lines.append(f"activations: {num(totals['activations'])}   receptive field: size "
                  f"{rf_text(report.rf.size)}, jump {rf_text(report.rf.jump)}")
