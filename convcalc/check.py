@@ -130,11 +130,30 @@ def parse_expect(expect: dict, bindings: dict | None = None) -> dict[str, Any]:
     return out
 
 
+def declared_totals(report) -> dict[str, Any]:
+    """The totals ``expect:`` is about: the network as declared, per sample. ``--batch``
+    multiplies MACs, FLOPs and activations; here that factor is taken back out (exactly:
+    every row was multiplied by it)."""
+    if report.batch == 1:
+        return report.totals
+    from .dims import simplify_int
+
+    out = dict(report.totals)
+    for key in ("macs", "flops", "activations"):
+        v = out[key]
+        if type(v) is int:
+            out[key] = v // report.batch
+        elif v is not None:
+            out[key] = simplify_int(v / report.batch)
+    return out
+
+
 def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]:
-    """Compare a walked network with its ``expect:`` and with command-line budgets."""
+    """Compare a walked network with its ``expect:`` (about the network as declared: per
+    sample, on the YAML's input, with ``--set`` bindings) and with command-line budgets."""
     findings: list[Finding] = []
     expect = parse_expect(report.expect, report.bindings)
-    totals = report.totals
+    totals = declared_totals(report)
     for key, (want, loc) in expect.items():
         if key == "output":
             actual = list(report.output.dims)
@@ -160,16 +179,20 @@ def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]
         else:
             findings.extend(_compare(key, want, totals[key], loc))
     for key, limit in (budgets or {}).items():
-        findings.extend(_compare(key, Bound(max=limit), totals[key], None, budget=True))
+        findings.extend(_compare(key, Bound(max=limit), report.totals[key], None, budget=True))
     return findings
 
 
 def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> list[Finding]:
     label = {"macs": "MACs", "flops": "FLOPs"}.get(key, key)
     if actual is None or is_symbolic(actual):
+        from .dims import free_names
+
+        names = sorted(free_names(actual)) if actual is not None else []
+        bind = (f"bind {' and '.join(names)} with --set, e.g. --set {names[0]}=224" if names
+                else "declare it for a numeric input")
         return [Finding(loc, key, f"{label}: cannot check a symbolic value "
-                                  f"({fmt(actual)}); declare it for a numeric input "
-                                  f"(`convcalc net --set` shows the value at a size)")]
+                                  f"({fmt(actual)}); {bind}")]
     if want.holds(actual):
         return []
     if budget:
@@ -193,22 +216,32 @@ class CheckResult:
     findings: tuple[Finding, ...] = ()
     report: Any = None
     error: Any = None  # the ConvcalcError that made the file invalid
+    bound: tuple[str, ...] = ()  # the --set names this file declares (and that were bound)
 
 
-def run_check(path: str, budgets: dict[str, int] | None = None) -> CheckResult:
-    """Load, walk and check one file; every user error becomes an 'invalid' result."""
+def run_check(path: str, budgets: dict[str, int] | None = None,
+              sets: dict[str, int] | None = None) -> CheckResult:
+    """Load, walk and check one file; every user error becomes an 'invalid' result.
+    ``sets`` binds the vars and input symbols this file declares; the others are left to the
+    other files (the caller reports a name no file declares)."""
     from .errors import ConvcalcError
-    from .spec import load
-    from .walk import walk
+    from .spec import STDIN, STDIN_NAME, load
+    from .walk import settable_names, walk
 
+    file = STDIN_NAME if path == STDIN else path
+    bound: tuple[str, ...] = ()
     try:
-        report = walk(load(path))
+        net = load(path)
+        names = settable_names(net)
+        bound = tuple(k for k in (sets or {}) if k in names)
+        report = walk(net, sets={k: sets[k] for k in bound})
         findings = check_report(report, budgets)
     except ConvcalcError as err:
         if err.loc is None:
-            err.loc = Loc(path)
-        return CheckResult(path, "invalid", error=err)
+            err.loc = Loc(file)
+        return CheckResult(file, "invalid", error=err, bound=bound)
     except RecursionError:
-        err = SpecError("nested too deeply", loc=Loc(path, 1, 1))
-        return CheckResult(path, "invalid", error=err)
-    return CheckResult(path, "failed" if findings else "ok", tuple(findings), report)
+        err = SpecError("nested too deeply", loc=Loc(file, 1, 1))
+        return CheckResult(file, "invalid", error=err, bound=bound)
+    return CheckResult(file, "failed" if findings else "ok", tuple(findings), report,
+                       bound=bound)

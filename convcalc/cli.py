@@ -226,13 +226,15 @@ NET_FORMATS = ("table", "json", "csv", "markdown")
                   "  convcalc net examples/resnet50.yaml --depth 1 --format markdown\n\n"
                   "  convcalc net examples/unet.yaml --set H=572 --set W=572")
 def net(
-    file: str = typer.Argument(..., help="network YAML (format: README, SPEC §2)."),
+    file: str = typer.Argument(..., help="network YAML (format: README, SPEC §2); - reads "
+                               "standard input."),
     input: Optional[str] = typer.Option(None, "--input", help="override the YAML input: "
                                         "3x224x224 (symbols allowed: 3xHxW)."),
     set_: List[str] = typer.Option([], "--set", help="bind a symbol or var: H=224 "
                                    "(repeatable)."),
     batch: int = typer.Option(1, "--batch", help="batch size: multiplies activations, MACs "
-                              "and FLOPs, not params."),
+                              "and FLOPs, not params (expect: is still compared per "
+                              "sample)."),
     depth: Optional[int] = typer.Option(None, "--depth", help="collapse blocks nested deeper "
                                         "than N into one row each (0 = top-level items)."),
     format: str = typer.Option("table", "--format", "-f", help="table, json, csv or "
@@ -245,14 +247,32 @@ def net(
 
 
 def parse_sets(items: List[str]) -> dict:
-    sets = {}
+    """``--set NAME=VALUE`` options (net and check) → {name: value}; a name given twice is
+    a conflict, not a silent override."""
+    sets: dict[str, int] = {}
     for item in items:
         key, eq, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not eq or not _NAME.match(key) or not re.fullmatch(r"\d+", value) or int(value) < 1:
             raise SpecError(f"--set: expected NAME=positive integer, got {item!r}")
+        if key in sets:
+            raise SpecError(f"--set {key}: given twice ({sets[key]} and {int(value)})",
+                            hint="give each name once")
         sets[key] = int(value)
     return sets
+
+
+def parse_input_option(text: str | None) -> list | None:
+    """``--input 3x224x224`` (symbols allowed: ``3xHxW``) → the override list."""
+    if text is None:
+        return None
+    override = [int(p) if re.fullmatch(r"-?\d+", p) else p
+                for p in _components(text, "--input")]
+    for v in override:
+        if isinstance(v, int) and v < 1:
+            raise SpecError(f"--input: sizes must be positive, got {v}",
+                            hint="write 3x224x224 or 3xHxW")
+    return override
 
 
 def _net(file, input, set_, batch, depth, format):
@@ -267,14 +287,7 @@ def _net(file, input, set_, batch, depth, format):
     if depth is not None and depth < 0:
         raise SpecError(f"--depth must be 0 or more, got {depth}")
     sets = parse_sets(set_)
-    override = None
-    if input is not None:
-        override = [int(p) if re.fullmatch(r"-?\d+", p) else p
-                    for p in _components(input, "--input")]
-        for v in override:
-            if isinstance(v, int) and v < 1:
-                raise SpecError(f"--input: sizes must be positive, got {v}",
-                                hint="write 3x224x224 or 3xHxW")
+    override = parse_input_option(input)
     report = walk(load(file), input_override=override, sets=sets, batch=batch)
     rows = report.rows if depth is None else collapse(report, depth)
     if format == "json":
@@ -299,14 +312,18 @@ CHECK_FORMATS = ("text", "github", "json")
                   "  convcalc check model.yaml --max-params 25M --max-macs 4.5G\n\n"
                   "  convcalc check arch/*.yaml --format github    (pull-request annotations)")
 def check(
-    files: List[str] = typer.Argument(..., help="network YAMLs."),
+    files: List[str] = typer.Argument(..., help="network YAMLs; - reads one from standard "
+                                      "input."),
     max_params: Optional[str] = typer.Option(None, "--max-params", help="budget: 25M, "
                                              "25000000."),
     max_macs: Optional[str] = typer.Option(None, "--max-macs", help="budget: 4.5G."),
     max_flops: Optional[str] = typer.Option(None, "--max-flops", help="budget: 9G."),
+    set_: List[str] = typer.Option([], "--set", help="bind a symbol or var: H=224 "
+                                   "(repeatable; in every file that declares it)."),
     format: str = typer.Option("text", "--format", "-f", help="text, github or json."),
 ) -> None:
     from .check import quantity, run_check
+    from .spec import STDIN
     from . import render
 
     try:
@@ -317,9 +334,17 @@ def check(
         for key, text in (("params", max_params), ("macs", max_macs), ("flops", max_flops)):
             if text is not None:
                 budgets[key] = quantity(text, None, f"--max-{key}")
+        sets = parse_sets(set_)
+        if files.count(STDIN) > 1:
+            raise SpecError("standard input ('-') can be read once", hint="give '-' once")
     except ConvcalcError as err:
         _fail(err)
-    results = [run_check(f, budgets) for f in files]
+    results = [run_check(f, budgets, sets) for f in files]
+    bound = {name for r in results for name in r.bound}
+    unbound = [name for name in sets if name not in bound]
+    if unbound and not any(r.status == "invalid" for r in results):
+        where = results[0].file if len(results) == 1 else "any of the files"
+        _fail(SpecError(f"--set {unbound[0]}: no var or input symbol of that name in {where}"))
     sys.stdout.write(render.check_output(results, format))
     if any(r.status == "invalid" for r in results):
         raise typer.Exit(ExitStatus.INVALID)
@@ -352,11 +377,17 @@ def diff(
 
 
 @app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "
-                  "formulas.")
-def ops(format: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP)) -> None:
+                  "formulas. With --conventions: the full statement of the counting "
+                  "conventions every report ends with.")
+def ops(format: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+        conventions: bool = typer.Option(False, "--conventions", help="print the counting "
+                                         "conventions (params, MACs, FLOPs, receptive "
+                                         "field) in full.")) -> None:
     from . import render
 
-    render.print_ops(format)
+    if format not in ("table", "json"):
+        _fail(SpecError(f"--format must be table or json, got {format!r}"))
+    render.print_ops(format, conventions)
 
 
 def main() -> None:

@@ -24,6 +24,10 @@ CONVENTIONS = (
     "receptive field of the first output unit: size, jump, start (centre) per axis"
 )
 
+# the line that ends a report; the full statement: `convcalc ops --conventions` (and README)
+CONVENTIONS_SHORT = ("conventions: shapes per sample; MACs = conv/linear multiply-adds; FLOPs = "
+                     "every multiply and add (full: convcalc ops --conventions)")
+
 
 @dataclass(frozen=True)
 class Shape:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import textwrap
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from .core import CONVENTIONS, RF, Shape
+from .core import CONVENTIONS, CONVENTIONS_SHORT, RF, Shape
 from .dims import fmt
 
 LAYER_SCHEMA = "convcalc.layer/1"
@@ -139,7 +141,7 @@ def print_layer(report) -> None:
     add("RF jump", rf_text(rf.jump), ["input positions between adjacent outputs"])
     add("RF start", rf_text(rf.start), ["centre of the first output unit's field"])
     lines = [_style(title, BOLD)] + _layout(["", "", ""], body, None, {1})[1:]
-    lines.append(_style(f"conventions: {CONVENTIONS}", DIM))
+    lines.append(_style(CONVENTIONS_SHORT, DIM))
     sys.stdout.write("\n".join(lines) + "\n")
 
 
@@ -201,25 +203,40 @@ def ops_catalog() -> list[dict]:
             for d in OPS.values()]
 
 
-def print_ops(fmt_name: str = "table") -> None:
+_FORMULA_START = re.compile(r"; (?=(?:params|MACs|FLOPs) = )")
+
+
+def print_ops(fmt_name: str = "table", conventions: bool = False) -> None:
+    """The catalog as plain text, one op per paragraph and one formula per line: nothing is
+    cut to fit a terminal (a long line wraps, as any terminal wraps it)."""
+    if conventions and fmt_name != "json":
+        print_conventions()
+        return
     rows = ops_catalog()
     if fmt_name == "json":
-        print(json.dumps({"schema": "convcalc.ops/1", "ops": rows}, indent=2))
+        print(json.dumps({"schema": "convcalc.ops/1", "ops": rows, "conventions": CONVENTIONS},
+                         indent=2))
         return
-    from rich.table import Table
-
-    table = Table(title="convcalc op catalog (key=default; a bare key is required; key? is "
-                        "optional)", title_justify="left", show_lines=True)
-    table.add_column("op", style="bold")
-    table.add_column("keys")
-    table.add_column("what")
-    table.add_column("shape / cost")
+    lines = ["convcalc op catalog (key=default; a bare key is required; key? is optional)"]
     for r in rows:
-        name = r["op"] + (f"\n({', '.join(r['aliases'])})" if r["aliases"] else "")
-        table.add_row(name, " ".join(r["keys"]) or "—", r["summary"],
-                      f"{r['shape']}\n{r['cost']}")
-    console().print(table)
-    console().print(f"[dim]conventions: {CONVENTIONS}[/dim]")
+        aliases = f" ({', '.join(r['aliases'])})" if r["aliases"] else ""
+        lines += ["", _style(r["op"], BOLD) + f"{aliases}: {r['summary']}",
+                  f"    keys   {' '.join(r['keys']) or '—'}", f"    shape  {r['shape']}"]
+        for i, formula in enumerate(_FORMULA_START.split(r["cost"])):
+            lines.append(f"    {'cost' if i == 0 else '':5}  {formula}")
+    lines += ["", _style(CONVENTIONS_SHORT, DIM)]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def print_conventions() -> None:
+    """The full statement of what the numbers count (the README's Conventions section has
+    the per-op table; `convcalc ops` has every op's formulas)."""
+    lines = [_style("convcalc counting conventions", BOLD)]
+    lines += [f"- {clause}" for clause in CONVENTIONS.split("; ")]
+    lines += ["- --batch multiplies activations, MACs and FLOPs, not params",
+              "every op's shape and cost formulas: convcalc ops; the per-op FLOPs table and "
+              "the deformable-conv cost model: README, section Conventions"]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 # -- diagnostics --------------------------------------------------------------------------
@@ -252,11 +269,15 @@ def _times(x, batch: int):
 
 
 def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
-    """(quantity, declared, computed, ok) for each declared expectation."""
-    from .check import check_report, parse_expect
+    """(quantity, declared, computed, ok) for each declared expectation. ``expect:`` is about
+    the network as declared, as ``convcalc check`` reads it: per sample (under ``--batch`` the
+    per-sample values are compared) and on the YAML's input (under ``--input`` nothing is
+    compared: ok is None)."""
+    from .check import check_report, declared_totals, parse_expect
 
-    failed = {f.what for f in check_report(report)}
-    totals = report.totals
+    compared = not report.input_override
+    failed = {f.what for f in check_report(report)} if compared else set()
+    totals = declared_totals(report)
     rows = []
     for key, (want, _) in parse_expect(report.expect, report.bindings).items():
         if key == "output":
@@ -267,7 +288,7 @@ def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
             computed = rf_text(report.rf.size)
         else:
             declared, computed = want.text(), num(totals[key])
-        rows.append((key, declared, computed, key not in failed))
+        rows.append((key, declared, computed, key not in failed if compared else None))
     return rows
 
 
@@ -336,16 +357,74 @@ def print_net(report, rows) -> None:
                           num(_times(part.flops, row.batch)), "", ""], DIM))
     foot = ["", "total", "", "", "", num(totals["params"]), num(totals["macs"]), "",
             num(totals["flops"]), "", ""]
+    limit = width_limit()
+    hidden = _fit(header, body, foot, right, limit) if limit else []
     lines = [title] + _layout(header, body, foot, right)
+    if hidden:
+        lines += [_style(part, DIM) for part in textwrap.wrap(
+            f"hidden to fit {limit} columns: {', '.join(hidden)} (a larger COLUMNS shows "
+            f"them)",
+            limit)]
     lines.append(f"activations: {num(totals['activations'])}   receptive field: size "
                  f"{rf_text(report.rf.size)}, jump {rf_text(report.rf.jump)}")
-    for key, declared, computed, ok in expect_rows(report):
+    expects = expect_rows(report)
+    if expects and report.input_override:
+        lines.append("expect: not compared (declared for the YAML's input, which --input "
+                     "replaces)")
+        expects = []
+    for key, declared, computed, ok in expects:
         mark = _style("ok", GREEN) if ok else _style("differs", RED)
-        lines.append(f"expect {key}: declared {declared}, computed {computed}  {mark}")
+        per = " per sample" if report.batch != 1 and key in PER_SAMPLE else ""
+        lines.append(f"expect {key}: declared {declared}, computed {computed}{per}  {mark}")
     for a in report.assumptions:
         lines.append(_style(f"assumes {a}", YELLOW) + " (symbolic sizes PyTorch needs equal)")
-    lines.append(_style(f"conventions: {CONVENTIONS}", DIM))
+    footer = textwrap.wrap(CONVENTIONS_SHORT, limit) if limit else [CONVENTIONS_SHORT]
+    lines += [_style(part, DIM) for part in footer]
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+PER_SAMPLE = ("macs", "flops", "activations")  # the totals --batch multiplies
+
+# columns net's table gives up, in this order, to fit the width: the derived and the less
+# asked-for first; #, path, op, output, params and MACs always stay
+NET_DROP_ORDER = ("share of MACs", "RF jump", "input", "RF size", "FLOPs")
+
+
+def width_limit() -> int | None:
+    """The width a table is fitted to: ``COLUMNS`` when set, else the terminal's when stdout
+    is one; ``None`` (no limit, nothing left out) when the output goes to a pipe or a file."""
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def _fit(header, body, foot, right, limit: int) -> list[str]:
+    """Drop whole columns (never cut a cell) in ``NET_DROP_ORDER`` until the table fits
+    ``limit``; returns the dropped headers. Edits the lists and ``right`` in place."""
+    hidden: list[str] = []
+    for name in NET_DROP_ORDER:
+        if _table_width(header, body, foot) <= limit:
+            break
+        i = header.index(name)
+        for cells in [header, foot, *(cells for cells, _ in body)]:
+            del cells[i]
+        shifted = {j - (j > i) for j in right if j != i}
+        right.clear()
+        right.update(shifted)
+        hidden.append(name)
+    return hidden
+
+
+def _table_width(header, body, foot) -> int:
+    widths = [len(h) for h in header]
+    for cells in [foot, *(cells for cells, _ in body)]:
+        widths = [max(w, len(c)) for w, c in zip(widths, cells)]
+    return sum(widths) + 2 * (len(widths) - 1)
 
 
 BOLD, DIM, GREEN, RED, YELLOW = "1", "2", "32", "31", "33"

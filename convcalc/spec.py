@@ -91,6 +91,32 @@ _SCALAR_TAGS = {
 }
 
 
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+
+
+def _refuse_misread(tag: str, text: str, value, loc: Loc) -> None:
+    """YAML 1.1 reads some plain scalars as something a reader would not: ``010`` is 8
+    (octal), ``0x10`` 16, ``1:20`` 80 (base 60), ``1_000`` 1000, and ``yes``/``no``/``on``/
+    ``off`` are booleans. A network file means what it looks like, so these are errors."""
+    if tag == "tag:yaml.org,2002:bool":
+        if text.lower() not in ("true", "false"):
+            word = "true" if value else "false"
+            raise SpecError(f"{text!r} reads as {word} in YAML 1.1", loc=loc,
+                            hint=f"write {word}, or quote it for the word")
+        return
+    if tag == "tag:yaml.org,2002:int":
+        if _DECIMAL.match(text):
+            return
+    elif tag != "tag:yaml.org,2002:float" or ("_" not in text and ":" not in text):
+        return
+    digits = text.lstrip("+-").lower()
+    why = ("base 60" if ":" in digits else "hexadecimal" if digits.startswith("0x")
+           else "binary" if digits.startswith("0b") else "digits separated by '_'"
+           if "_" in digits else "octal")
+    raise SpecError(f"{text!r} reads as {value!r} in YAML 1.1 ({why})", loc=loc,
+                    hint=f"write {value!r} in plain decimal")
+
+
 def parse_yaml(text: str, file: str) -> Y:
     """Compose ``text`` into located values, one parser event at a time.
 
@@ -189,7 +215,7 @@ class _Builder:
             event = get_event()
             kind = type(event)  # dispatch on the exact type: this loop sees every event
             if kind is scalar_t:
-                value, height = self.scalar(event, len(stack)), 0
+                value, height = self.scalar(event, stack), 0
             elif kind in starts:
                 stack.append(self.collection(event, len(stack)))
                 continue
@@ -253,10 +279,10 @@ class _Builder:
         self.budget(size, depth, height, loc)
         return value, height
 
-    def scalar(self, event, depth: int) -> Y:
+    def scalar(self, event, stack: list) -> Y:
         yaml = self.yaml
         loc = self.loc(event.start_mark)
-        self.budget(1, depth, 0, loc)
+        self.budget(1, len(stack), 0, loc)
         tag = event.tag
         text = event.value
         if tag is None and event.implicit[0] and event.anchor is None:
@@ -286,6 +312,8 @@ class _Builder:
             raise SpecError(f"cannot read value {text[:40]!r}", loc=loc) from None
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
             raise SpecError(f"integer {value} is too large", loc=loc)
+        if event.implicit[0] and not (stack and stack[-1].key is None and stack[-1].y.is_map):
+            _refuse_misread(tag, text, value, loc)  # (a key is its text: `on:` stays "on")
         y = Y(value, loc)
         if event.anchor is not None:
             self.anchors[event.anchor] = (y, 1, 0)
@@ -433,8 +461,31 @@ class Network:
     loc: Loc
 
 
+STDIN = "-"  # as a FILE argument: read the network from standard input
+STDIN_NAME = "<stdin>"  # its name in locations and reports
+
+
 def load(path: str) -> Network:
+    if path == STDIN:
+        return parse(read_stdin(), STDIN_NAME)
     return parse(read_text(path), path)
+
+
+def read_stdin() -> str:
+    """Standard input, held to the same rules as a file (size, binary, UTF-8)."""
+    import sys
+
+    data = sys.stdin.buffer.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise SpecError(f"input is larger than {MAX_FILE // 1_000_000} MB",
+                        loc=Loc(STDIN_NAME, 1, 1))
+    if b"\0" in data:
+        raise SpecError("binary input, not YAML", loc=Loc(STDIN_NAME, 1, 1))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise SpecError("not UTF-8 text", loc=Loc(STDIN_NAME, line, 1)) from None
 
 
 def parse(text: str, file: str) -> Network:
@@ -487,6 +538,10 @@ def parse(text: str, file: str) -> Network:
                                 f"expect takes {', '.join(EXPECT_KEYS)}")
             expect[key] = value
     layers = _items(top["layers"], "layers")
+    if not layers:
+        raise SpecError("'layers' is empty: a network needs at least one layer",
+                        loc=top["layers"].loc, hint="list the items under layers:, e.g. "
+                                                    "`- conv: {out: 16, k: 3}`")
     return Network(file, None if name is None else str(name.value), top["input"], variables,
                    blocks, layers, expect, expect_y.loc if expect_y else None, root.loc)
 

@@ -84,6 +84,7 @@ class Report:
     assumptions: tuple[str, ...] = ()
     expect: dict = field(default_factory=dict)
     bindings: dict = field(default_factory=dict)  # --set values, for expectations
+    input_override: bool = False  # --input replaced the declared input
 
     def total(self, what: str) -> Any:
         """Sum over rows; rows already carry the batch (SPEC §5: totals = sum over layers)."""
@@ -113,6 +114,16 @@ class _Scope:
     def __init__(self, parent: "_Scope | None" = None) -> None:
         self.tensors: dict[str, Tensor] = {}
         self.parent = parent
+        self.labels: dict[str, Loc] = {}  # where each name of this scope was given
+
+    def claim(self, label: str, loc: Loc) -> None:
+        """A name is given once per scope: a second one would make a second row with the
+        same path and silently replace the saved tensor."""
+        first = self.labels.setdefault(label, loc)
+        if first != loc:
+            raise SpecError(f"duplicate name '{label}' (first at line {first.line})", loc=loc,
+                            hint="a name is unique within its list: the layers, a block, "
+                                 "a residual body or shortcut, a parallel branch")
 
     def get(self, name: str) -> Tensor | None:
         scope = self
@@ -132,8 +143,28 @@ class _Scope:
 
 def parse_input(net, env: dict[str, Any], override: list | None = None) -> Shape:
     if override is not None:
-        values = [Y(v, net.input.loc) for v in override]
-        loc = net.input.loc
+        # a command-line value: its mistakes are the option's, not the YAML's
+        try:
+            return _parse_input(net, env, override)
+        except ConvcalcError as err:
+            err.loc = None
+            if not err.message.startswith("--input"):
+                err.prefixed("--input")
+            raise
+    return _parse_input(net, env, None)
+
+
+def _parse_input(net, env: dict[str, Any], override: list | None) -> Shape:
+    if override is not None:
+        declared = net.input.value if net.input.is_list else None
+        if declared is not None and len(declared) != len(override):
+            axes = lambda n: f"{n} spatial size{'s' if n != 1 else ''}"
+            raise SpecError(f"--input: {axes(len(override) - 1)}, but the network declares "
+                            f"{axes(len(declared) - 1)} (input: {net.input.brief()})",
+                            hint="give channels and one size per declared axis, like "
+                                 + "x".join(str(y.value).replace(" ", "") for y in declared))
+        values = [Y(v, None) for v in override]
+        loc = None
     else:
         if not net.input.is_list:
             raise SpecError("'input' must be a list: channels then 1–3 spatial sizes, e.g. "
@@ -155,6 +186,15 @@ def parse_input(net, env: dict[str, Any], override: list | None = None) -> Shape
             raise SpecError("the channel count must be a number", loc=y.loc)
         dims.append(v)
     return Shape(dims[0], tuple(dims[1:]))
+
+
+def settable_names(net) -> set[str]:
+    """What ``--set`` may bind in ``net``: its vars and the symbols of its declared input."""
+    names = set(net.vars)
+    for y in net.input.value if net.input.is_list else []:
+        if isinstance(y.value, str):
+            names.update(_names_in(y.value))
+    return names
 
 
 def walk(net, *, input_override: list | None = None, sets: dict[str, int] | None = None,
@@ -196,7 +236,8 @@ class _Walker:
         x = self.items(net.layers, x, env, _Scope(), "", (), ())
         return Report(net.name, net.file, x_shape, x.shape, tuple(self.rows), x.rf,
                       self.batch, tuple(dict.fromkeys(self.assumptions)),
-                      {k: v for k, v in net.expect.items()}, dict(self.sets))
+                      {k: v for k, v in net.expect.items()}, dict(self.sets),
+                      self.input_override is not None)
 
     def _input_names(self) -> set[str]:
         names = set()
@@ -241,6 +282,8 @@ class _Walker:
 
     def item(self, item, i, x, env, scope, prefix, ancestors, stack) -> Tensor:
         label = item.label.value if item.label is not None else None
+        if label is not None:
+            scope.claim(label, item.label.loc)
         seg = label or str(i)
         base = f"{prefix}.{seg}" if prefix else seg
         times = 1

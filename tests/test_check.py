@@ -227,7 +227,72 @@ def test_symbolic_values_cannot_pass_silently(tmp_path, capsys, monkeypatch):
     code, out, _ = cli(capsys, monkeypatch, "check", path)
     assert code == 1
     assert out.startswith(f"{path}:{at(text, '1M')}: error: MACs: cannot check a symbolic "
-                          "value (108*(H - 2)*(W - 2))")
+                          "value (108*(H - 2)*(W - 2)); bind H and W with --set, e.g. "
+                          "--set H=224\n")
+
+
+# -- --set (SPEC §1.3: binds symbols as in `net`) ---------------------------------------------
+
+SYMBOLIC = "input: [3, H, W]\nlayers:\n  - conv: {out: 4, k: 3}\nexpect:\n  macs: {max: 1M}\n"
+
+
+def test_set_lets_a_symbolic_network_pass_a_budget(tmp_path, capsys, monkeypatch):
+    path = write(tmp_path, SYMBOLIC)
+    # conv 3→4 k3 on 10×10 → 8×8: 4·3·9·64 = 6,912 MACs
+    code, out, _ = cli(capsys, monkeypatch, "check", path, "--set", "H=10", "--set", "W=10",
+                       "--max-macs", "6912")
+    assert (code, out) == (0, "1 file, all ok\n")
+    code, out, _ = cli(capsys, monkeypatch, "check", path, "--set", "H=10", "--set", "W=10",
+                       "--max-macs", "6911")
+    assert (code, out) == (1, f"{path}: error: MACs 6,912 is over the budget --max-macs "
+                              f"6,911 (by 1)\n1 file, 1 failed\n")
+    # H = W = 1002 → 1000×1000: 108,000,000 MACs, over the declared 1M
+    code, out, _ = cli(capsys, monkeypatch, "check", path, "--set", "H=1002", "--set", "W=1002")
+    assert (code, out) == (1, f"{path}:{at(SYMBOLIC, '{max')}: error: MACs: expected ≤ "
+                              f"1,000,000, got 108,000,000\n1 file, 1 failed\n")
+
+
+def test_set_binds_the_files_that_declare_the_name(tmp_path, capsys, monkeypatch):
+    sym = write(tmp_path, SYMBOLIC, "sym.yaml")
+    small = write(tmp_path, SMALL, "small.yaml")  # numeric: H and W mean nothing to it
+    code, out, _ = cli(capsys, monkeypatch, "check", sym, small, "--set", "H=10",
+                       "--set", "W=10")
+    assert (code, out) == (0, "2 files, all ok\n")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "Q=3"], "error: --set Q: no var or input symbol of that name in any of the "
+                       "files"),
+    (["--set", "H=3", "--set", "H=4"], "error: --set H: given twice (3 and 4) (hint: give "
+                                       "each name once)"),
+    (["--set", "H"], "error: --set: expected NAME=positive integer, got 'H'"),
+])
+def test_bad_set_is_a_usage_error(tmp_path, capsys, monkeypatch, args, message):
+    sym = write(tmp_path, SYMBOLIC, "sym.yaml")
+    small = write(tmp_path, SMALL, "small.yaml")
+    code, out, err = cli(capsys, monkeypatch, "check", sym, small, *args)
+    assert (code, out, err) == (2, "", message + "\n")
+
+
+def test_set_naming_nothing_in_the_one_file(tmp_path, capsys, monkeypatch):
+    small = write(tmp_path, SMALL, "small.yaml")
+    code, out, err = cli(capsys, monkeypatch, "check", small, "--set", "H=3")
+    assert (code, out, err) == (2, "", f"error: --set H: no var or input symbol of that "
+                                       f"name in {small}\n")
+
+
+def test_dash_checks_standard_input(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "convcalc", "check", "-"], input=SMALL,
+                          capture_output=True, text=True, timeout=30)
+    assert (proc.returncode, proc.stdout) == (0, "1 file, all ok\n")
+    proc = subprocess.run([sys.executable, "-m", "convcalc", "check", "-"],
+                          input=with_expect("params: 1\n"), capture_output=True, text=True,
+                          timeout=30)
+    assert proc.stdout == ("<stdin>:12:11: error: params: expected 1, got 5,418 (off by "
+                           "+5,417)\n1 file, 1 failed\n")
+    proc = run("check", "-", "-")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        2, "", "error: standard input ('-') can be read once (hint: give '-' once)\n")
 
 
 # -- budgets ---------------------------------------------------------------------------------

@@ -83,10 +83,27 @@ BAD_OPTIONS = {
     # a command-line mistake, not the YAML's: no file:line:col pointing into the file
     "input-size": (["--input", "3x0x8"], "error: --input: sizes must be positive, got 0 "
                                          "(hint: write 3x224x224 or 3xHxW)"),
+    # a lower or higher rank than declared would silently make another network
+    "input-rank-down": (["--input", "3x32"], "error: --input: 1 spatial size, but the network "
+                        "declares 2 spatial sizes (input: [3, 32, 32]) (hint: give channels "
+                        "and one size per declared axis, like 3x32x32)"),
+    "input-rank-up": (["--input", "3x8x32x32"], "error: --input: 3 spatial sizes, but the "
+                      "network declares 2 spatial sizes (input: [3, 32, 32]) (hint: give "
+                      "channels and one size per declared axis, like 3x32x32)"),
+    # located at the option, not at the YAML's input: line
+    "input-name": (["--input", "cx32x32"], "error: --input: undefined name 'c' in 'c' (hint: "
+                                           "known names: w)"),
+    "set-twice": (["--set", "w=4", "--set", "w=8"], "error: --set w: given twice (4 and 8) "
+                                                    "(hint: give each name once)"),
 }
 
+# TINY with its expectations, all true for the declared network (batch 1, its own input)
+EXPECT = textwrap.dedent(TINY) + (f"expect:\n  output: [10]\n  params: {TINY_PARAMS}\n"
+                                  f"  macs: {TINY_MACS}\n  rf: 32\n")
+
 INVOCATIONS = [
-    ("tiny",), ("tiny", "--format", "json"), ("tiny", "--format", "json", "--batch", "4"),
+    ("tiny",), ("expect", "--batch", "4"), ("expect", "--batch", "4", "--format", "json"),
+    ("expect", "--input", "3x64x64"), ("expect", "--input", "3x64x64", "--format", "json"), ("tiny", "--format", "json"), ("tiny", "--format", "json", "--batch", "4"),
     ("tiny", "--format", "json", "--depth", "0"),
     ("tiny", "--format", "json", "--input", "3x64x64"),
     ("tiny", "--format", "csv"), ("tiny", "--format", "markdown"),
@@ -104,6 +121,8 @@ def files(tmp_path_factory):
     paths = {"tiny": root / "tiny.yaml", "sym": root / "sym.yaml", "vars": root / "v.yaml",
              "missing": root / "nope.yaml"}
     paths["tiny"].write_text(textwrap.dedent(TINY))
+    paths["expect"] = root / "expect.yaml"
+    paths["expect"].write_text(EXPECT)
     paths["sym"].write_text(textwrap.dedent(SYMBOLIC))
     paths["vars"].write_text(VARS)
     for key, (text, _, _) in BAD.items():
@@ -327,3 +346,98 @@ def test_missing_file(net, files):
     result = net("missing")
     assert result.returncode == 2
     assert result.stderr == f"{files['missing']}: error: no such file\n"
+
+
+# -- expectations are about the network as declared (issue 7, item 12) --------------------------
+
+def run_convcalc(*args: str, env: dict | None = None, stdin: str | None = None):
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    return subprocess.run([sys.executable, "-m", "convcalc", *args], capture_output=True,
+                          text=True, timeout=120, env={**environ, **(env or {})}, input=stdin)
+
+
+def test_expectations_hold_under_batch_per_sample(net, files):
+    # check passes the file; net --batch must not call it different
+    assert run_convcalc("check", str(files["expect"])).returncode == 0
+    out = ok(net("expect", "--batch", "4"))
+    assert [line for line in out.splitlines() if line.startswith("expect ")] == [
+        "expect output: declared 10, computed 10  ok",
+        f"expect params: declared {TINY_PARAMS:,}, computed {TINY_PARAMS:,}  ok",
+        f"expect macs: declared {TINY_MACS:,}, computed {TINY_MACS:,} per sample  ok",
+        "expect rf: declared 32, computed 32×32  ok"]
+    data = as_json(net("expect", "--batch", "4", "--format", "json"))
+    assert data["totals"]["macs"] == 4 * TINY_MACS  # the table's totals carry the batch
+    assert [(e["key"], e["ok"]) for e in data["expect"]] == [
+        ("output", True), ("params", True), ("macs", True), ("rf", True)]
+
+
+def test_expectations_are_not_compared_under_another_input(net):
+    out = ok(net("expect", "--input", "3x64x64"))
+    assert "differs" not in out and "expect macs" not in out
+    assert ("expect: not compared (declared for the YAML's input, which --input replaces)"
+            in out.splitlines())
+    data = as_json(net("expect", "--input", "3x64x64", "--format", "json"))
+    assert [e["ok"] for e in data["expect"]] == [None] * 4
+
+
+# -- terminal width and the conventions (issue 7, item 15) --------------------------------------
+
+def test_net_fits_columns_by_hiding_whole_columns(files):
+    out = ok(run_convcalc("net", str(files["tiny"]), env={"COLUMNS": "80", "NO_COLOR": "1"}))
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    header = lines[1].split()
+    assert header[:2] == ["#", "path"] and "MACs" in header and "params" in header
+    assert "jump" not in header and "share" not in header
+    hidden = [line for line in lines if line.startswith("hidden to fit 80 columns:")]
+    assert len(hidden) == 1
+    # the rows still carry every layer and the totals
+    assert f"{TINY_MACS:,}" in next(line for line in lines if line.lstrip().startswith("total"))
+
+
+def test_piped_net_keeps_every_column(files):
+    out = ok(run_convcalc("net", str(files["tiny"]), env={"NO_COLOR": "1"}))
+    header = out.splitlines()[1]
+    for column in ("input", "share of MACs", "FLOPs", "RF size", "RF jump"):
+        assert column in header
+    assert "hidden" not in out
+
+
+def test_conventions_footer_is_short_and_the_full_text_is_one_command_away(files):
+    out = ok(run_convcalc("net", str(files["tiny"]), env={"NO_COLOR": "1"}))
+    footer = out.splitlines()[-1]
+    assert footer.startswith("conventions: ") and footer.endswith(
+        "(full: convcalc ops --conventions)")
+    assert len(footer) <= 140
+    full = as_json(run_convcalc("net", str(files["tiny"]), "--format", "json"))["conventions"]
+    text = ok(run_convcalc("ops", "--conventions", env={"NO_COLOR": "1"}))
+    for clause in full.split("; "):  # every clause of the JSON's statement, in full
+        assert f"- {clause}\n" in text
+
+
+def test_ops_shows_every_formula_whole_at_any_width():
+    catalog = as_json(run_convcalc("ops", "--format", "json"))["ops"]
+    text = ok(run_convcalc("ops", env={"COLUMNS": "60", "NO_COLOR": "1"}))
+    lines = text.splitlines()
+    for op in catalog:
+        assert any(line.startswith(op["op"]) for line in lines), op["op"]
+        assert f"    shape  {op['shape']}" in lines
+        for formula in op["cost"].split("; "):  # whole, on one line
+            assert any(formula in line for line in lines), formula
+    # nothing depends on the width: 60 columns show what 200 show
+    assert text == ok(run_convcalc("ops", env={"COLUMNS": "200", "NO_COLOR": "1"}))
+
+
+# -- standard input (issue 7, item 17) ------------------------------------------------------------
+
+def test_dash_reads_the_network_from_stdin():
+    result = run_convcalc("net", "-", "--format", "json", stdin=textwrap.dedent(SYMBOLIC))
+    data = as_json(result)
+    assert data["file"] == "<stdin>" and data["input"] == [1, "H", "W"]
+    bad = run_convcalc("net", "-", stdin="input: [3, 8, 8]\nlayers: []\n")
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert bad.stderr == ("<stdin>:2:9: error: 'layers' is empty: a network needs at least "
+                          "one layer (hint: list the items under layers:, e.g. "
+                          "`- conv: {out: 16, k: 3}`)\n")

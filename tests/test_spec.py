@@ -785,3 +785,146 @@ def test_version_1_is_accepted_and_others_are_refused(tmp_path):
     path, line, _ = error_of(tmp_path, text)
     assert line == (f"{path}:{at(text, '2')}: error: format version 2 is not supported; this "
                     f"convcalc reads version 1")
+
+
+# -- YAML 1.1 values a reader would misread (issue 7, item 17) ---------------------------------
+
+# (plain scalar, what YAML 1.1 makes of it — written as the arithmetic a reader would not do —,
+# the reason named in the message)
+MISREAD_INTS = [
+    ("010", 1 * 8 + 0, "octal"), ("-010", -(1 * 8), "octal"), ("00", 0, "octal"),
+    ("0x10", 1 * 16, "hexadecimal"), ("0b11", 2 + 1, "binary"),
+    ("1:20", 1 * 60 + 20, "base 60"), ("1_000", 1000, "digits separated by '_'"),
+]
+
+
+@pytest.mark.parametrize("text, value, why", MISREAD_INTS, ids=[t for t, _, _ in MISREAD_INTS])
+def test_yaml_11_integers_that_do_not_read_as_written_are_errors(tmp_path, text, value, why):
+    yaml_text = f"input: [3, 8, 8]\nlayers:\n  - conv: {{out: 4, k: {text}}}\n"
+    path, line, _ = error_of(tmp_path, yaml_text)
+    assert line == (f"{path}:3:{len('  - conv: {out: 4, k: ') + 1}: error: '{text}' reads as "
+                    f"{value} in YAML 1.1 ({why}) (hint: write {value} in plain decimal)")
+
+
+@pytest.mark.parametrize("text, word", [("yes", "true"), ("No", "false"), ("on", "true"),
+                                        ("OFF", "false")])
+def test_yaml_11_booleans_beyond_true_false_are_errors(tmp_path, text, word):
+    yaml_text = f"input: [3, 8, 8]\nlayers:\n  - conv: {{out: 4, k: 1, bias: {text}}}\n"
+    path, line, _ = error_of(tmp_path, yaml_text)
+    col = len("  - conv: {out: 4, k: 1, bias: ") + 1
+    assert line == (f"{path}:3:{col}: error: '{text}' reads as {word} in YAML 1.1 (hint: "
+                    f"write {word}, or quote it for the word)")
+
+
+def test_yaml_11_floats_with_separators_are_errors(tmp_path):
+    text = "input: [3, 8, 8]\nlayers: [relu]\nexpect:\n  macs: 1:20.5\n"
+    path, line, _ = error_of(tmp_path, text)
+    assert line == (f"{path}:4:9: error: '1:20.5' reads as {60 + 20.5!r} in YAML 1.1 "
+                    f"(base 60) (hint: write {80.5!r} in plain decimal)")
+
+
+def test_plain_decimals_booleans_and_keyword_keys_still_read():
+    # signed decimals, 0, and the spellings of true/false; `on:` as a key is the text "on"
+    # (as a value it is the boolean: quoted, the name)
+    text = """\
+        input: [3, 8, 8]
+        vars: {on: +2, off: -0}
+        layers:
+          - conv: {out: 'on', k: 1, bias: True}
+          - conv: {out: 2, k: 1, bias: FALSE}
+        """
+    net = parse(textwrap.dedent(text), "t.yaml")
+    assert net.vars["on"].value == 2 and net.vars["off"].value == 0
+    rows = rows_of(text)
+    assert [r.params for r in rows] == [2 * 3 + 2, 2 * 2]
+
+
+def test_quoted_text_is_not_a_misreading(tmp_path):
+    # quoted, `'010'` is a string: an expression, where Python's rules refuse a leading zero
+    path, line, _ = error_of(tmp_path, "input: [3, 8, 8]\nlayers:\n  - conv: {out: '010', "
+                                       "k: 1}\n")
+    assert line.startswith(f"{path}:3:17: error: cannot read expression '010'")
+
+
+def test_an_empty_network_is_an_error(tmp_path):
+    text = "input: [3, 8, 8]\nlayers: []\n"
+    path, line, _ = error_of(tmp_path, text)
+    assert line == (f"{path}:{at(text, '[]')}: error: 'layers' is empty: a network needs at "
+                    f"least one layer (hint: list the items under layers:, e.g. "
+                    f"`- conv: {{out: 16, k: 3}}`)")
+
+
+def test_dash_reads_standard_input(monkeypatch):
+    import io
+    import sys
+
+    text = "input: [3, 8, 8]\nlayers:\n  - conv: {out: 4, k: 1}\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    net = load("-")
+    assert net.file == "<stdin>"
+    assert walk(net).rows[0].params == 4 * 3 + 4
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"input: [3, 8, 8]\n"
+                                                                  b"layers: [rleu]\n")))
+    with pytest.raises(ConvcalcError) as info:
+        walk(load("-"))
+    assert info.value.line() == ("<stdin>:2:10: error: unknown op 'rleu' (hint: did you "
+                                 "mean 'relu'?)")
+
+
+# -- names: unique within a scope (issue 7, item 13) ---------------------------------------------
+
+def test_two_items_with_one_name_in_one_list_are_an_error(tmp_path):
+    text = """\
+        input: [3, 8, 8]
+        layers:
+          - conv: {out: 4, k: 1}
+            name: x
+          - relu: {}
+            name: x
+        """
+    path, line, _ = error_of(tmp_path, text)
+    assert line == (f"{path}:{at(text, 'x', nth=1)}: error: duplicate name 'x' (first at line "
+                    f"4) (hint: a name is unique within its list: the layers, a block, a "
+                    f"residual body or shortcut, a parallel branch)")
+
+
+def test_a_name_may_repeat_in_other_scopes_and_paths_stay_unique():
+    text = """\
+        input: [4, 8, 8]
+        blocks:
+          unit:
+            layers:
+              - conv: {out: 4, k: 1}
+                name: x
+              - add: x
+        layers:
+          - unit
+          - unit
+          - parallel:
+              branches:
+                - [{relu: {}, name: x}]
+                - [{relu: {}, name: x}]
+              merge: add
+          - relu: {}
+            name: x
+        """
+    rows = rows_of(text)
+    paths = [r.path for r in rows]
+    assert len(paths) == len(set(paths))
+    assert paths == ["0.x", "0.1", "1.x", "1.1", "2.0.x", "2.1.x", "2.add", "x"]
+
+
+def test_a_name_with_times_names_the_last_repetition():
+    text = """\
+        input: [3, 16, 16]
+        layers:
+          - maxpool: {k: 2}
+            name: x
+            times: 3
+          - relu
+          - conv: {out: 4, k: 1}
+            from: x
+        """
+    rows = rows_of(text)
+    assert [r.path for r in rows] == ["x.0", "x.1", "x.2", "1", "2"]
+    assert rows[-1].input.dims == (3, 16 // 2 // 2 // 2, 16 // 2 // 2 // 2)
