@@ -130,13 +130,16 @@ def test_solve_with_several_solutions_lists_them():
     assert out.strip() == "k = 3..4  (several solutions)"
     data = json.loads(ok(layer("--s", "2", "--p", "0", "--n", "10", "--out", "4", "-f",
                                "json")))
-    assert data["solve"] == "k" and data["solutions"] == [[3, 4], [3, 4]]
+    assert data["schema"] == "convcalc.solve/2"
+    assert data["solve"] == "k" and data["solutions"] == [[[3, 4]], [[3, 4]]]
 
 
 def test_solve_open_ended_stride():
     # k=3 on 10 gives a single output for every stride from 8 on
     out = ok(layer("--k", "3", "--p", "0", "--n", "10", "--out", "1"))
-    assert out.strip() == "s = 8 or more  (several solutions)"
+    assert out.strip() == "s = 8 or more"
+    data = json.loads(ok(layer("--k", "3", "--p", "0", "--n", "10", "--out", "1", "-f", "json")))
+    assert data["solutions"] == [[[8, None]], [[8, None]]]
 
 
 def test_solve_transposed_output_padding_and_padding():
@@ -188,7 +191,7 @@ ERRORS = [
     pytest.param(["--k", "3", "--n", "8", "--format", "xml"],
                  "error: --format must be table or json, got 'xml'", id="unknown-format"),
     pytest.param(["--k", "3x3x3", "--n", "8x8"],
-                 "error: options give different numbers of axes: 2, 3", id="axis-count-mismatch"),
+                 "error: --n 8x8 has 2 axes but --k 3x3x3 has 3", id="axis-count-mismatch"),
     pytest.param(["-t", "deconv", "--k", "1", "--p", "3", "--n", "2"],
                  "error: deconv: output size along H would be -4", id="transposed-output-negative"),
 ]
