@@ -297,11 +297,12 @@ def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
 
 def _output_within_limit(report) -> None:
     from .errors import ShapeError
+    from .render import shape_text
     from .spec import MAX_INT
 
     shape = report.effect.output
     if any(isinstance(v, int) and v > MAX_INT for v in (shape.channels, *shape.spatial)):
-        raise ShapeError(f"{report.op}: output {shape} has a size beyond 2**62")
+        raise ShapeError(f"{report.op}: output {shape_text(shape)} has a size beyond 2**62")
 
 
 NET_FORMATS = ("table", "json", "csv", "markdown")

@@ -29,8 +29,11 @@ def _size(op, x, args, key, value):
 
 @st.composite
 def problems(draw):
-    """A conv, deconv or pool layer on a 1-D input with one of p, k, s, d, op left out."""
-    op = draw(st.sampled_from(("conv", "deconv", "maxpool", "avgpool")))
+    """A conv, deconv or pool layer (or a factorised conv) with one of p, k, s, d, op left
+    out, on a 1-D input or a cube (AvgPool3d and spatial_sepconv have rank rules)."""
+    op = draw(st.sampled_from(("conv", "deconv", "maxpool", "avgpool", "conv", "deconv",
+                               "maxpool", "avgpool", "spatial_sepconv", "flatconv")))
+    rank = draw(st.sampled_from((2, 3) if op == "spatial_sepconv" else (1, 1, 1, 2, 3)))
     keys = [k for k in ("k", "p", "s", "d", "op") if k in ops.resolve(op).keys]
     key = draw(st.sampled_from(keys))
     args = {}
@@ -44,7 +47,7 @@ def problems(draw):
     if key != "op" and "op" in keys and draw(st.booleans()):
         args["op"] = draw(st.integers(0, 2))
     if key != "p" and draw(st.booleans()):
-        if op == "conv" and draw(st.booleans()):
+        if op in ("conv", "spatial_sepconv", "flatconv") and draw(st.booleans()):
             args["p"] = draw(st.sampled_from(("same", "valid", "full")))
         else:
             args["p"] = draw(st.integers(0, 4))
@@ -54,7 +57,11 @@ def problems(draw):
         args["out"] = 2
     n = draw(st.integers(1, 20))
     want = draw(st.integers(1, 30))
-    return op, n, args, key, want
+    if draw(st.booleans()):  # mostly a size some value gives, so that there are answers
+        low = 0 if key in ("p", "op") else 1
+        hit = _size(op, Shape(2, (n,) * rank), args, key, draw(st.integers(low, 12)))
+        want = hit[0] if hit else want
+    return op, rank, n, args, key, want
 
 
 def _expand(solution_ranges, upto):
@@ -67,33 +74,37 @@ def _expand(solution_ranges, upto):
 @SOLVE
 @given(problems())
 def test_solver_equals_brute_force(problem):
-    op, n, args, key, want = problem
-    x = Shape(2, (n,))
+    op, rank, n, args, key, want = problem
+    x = Shape(2, (n,) * rank)
+    wanted = (want,) * rank
     low = 0 if key in ("p", "op") else 1
-    brute = {v for v in range(low, SCAN + 1) if _size(op, x, args, key, v) == (want,)}
+    brute = {v for v in range(low, SCAN + 1) if _size(op, x, args, key, v) == wanted}
     try:
-        sol = solve(op, x, args, (want,), key)
+        sol = solve(op, x, args, wanted, key)
     except ConvcalcError as err:
         # "no <key> gives ..." or the op's own error when it holds whatever the key
         assert brute == set(), err.line()
         return
-    (ranges,) = sol.per_axis
+    assert len(set(sol.per_axis)) == 1  # equal axes, equal answers
+    ranges = sol.per_axis[0]
     assert ranges, "a solution has at least one range"
     assert _expand(ranges, SCAN) == brute
     for first, last in ranges:
         if last is None:  # every value from `first` on, however large
             for far in FAR:
-                assert _size(op, x, args, key, max(far, first)) == (want,)
+                assert _size(op, x, args, key, max(far, first)) == wanted
         else:  # a finite range ends where the answer stops
-            assert _size(op, x, args, key, last) == (want,)
-            assert _size(op, x, args, key, last + 1) != (want,)
-        assert first == low or _size(op, x, args, key, first - 1) != (want,)
+            assert _size(op, x, args, key, last) == wanted
+            assert _size(op, x, args, key, last + 1) != wanted
+        assert first == low or _size(op, x, args, key, first - 1) != wanted
 
 
 @settings(SOLVE, max_examples=300)
 @given(problems(), st.integers(1, 20), st.integers(1, 30))
 def test_two_axes_are_two_problems(problem, n2, want2):
-    op, n, args, key, want = problem
+    op, rank, n, args, key, want = problem
+    if op == "spatial_sepconv":  # 2-D and 3-D only
+        return
     both = solve_or_none(op, Shape(2, (n, n2)), args, (want, want2), key)
     one = solve_or_none(op, Shape(2, (n,)), args, (want,), key)
     two = solve_or_none(op, Shape(2, (n2,)), args, (want2,), key)
