@@ -46,49 +46,78 @@ _SEP = re.compile(r"[x×,]")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _components(text: str, option: str) -> list[str]:
+def _components(text: str, option: str, hint: str = "write 3, 3x1 or 224x192") -> list[str]:
     parts = [p.strip() for p in _SEP.split(text.strip())]
     if not text.strip() or any(not p for p in parts):
-        raise SpecError(f"{option}: cannot read {text!r}", hint="write 3, 3x1 or 224x192")
+        raise SpecError(f"{option}: cannot read {text!r}", hint=hint)
     return parts
 
 
-def _int_or_list(text: str | None, option: str):
+def _within_limit(value, option: str):
+    """README "Safety": integers beyond 2**62 are errors, on the command line as in YAML."""
+    from .spec import MAX_INT
+
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
+            raise SpecError(f"{option}: {v} is too large (convcalc takes numbers up to 2**62)")
+    return value
+
+
+def _int_or_list(text: str | None, option: str, hint: str = "write 3 or 3x1"):
     if text is None:
         return None
-    parts = _components(text, option)
+    parts = _components(text, option, hint)
     values = []
     for p in parts:
         if not re.fullmatch(r"-?\d+", p):
-            raise SpecError(f"{option}: {p!r} is not an integer", hint="write 3 or 3x1")
+            raise SpecError(f"{option}: {p!r} is not an integer", hint=hint)
         values.append(int(p))
-    return values[0] if len(values) == 1 else values
+    return _within_limit(values[0] if len(values) == 1 else values, option)
+
+
+PAD_HINT = "write 1, 1x0, same, valid or full"
+
+
+def _padding(text: str):
+    from .errors import did_you_mean
+    from .ops import PAD_MODES
+
+    if re.fullmatch(r"\s*[A-Za-z_]\w*\s*", text):
+        word = text.strip()
+        if word in PAD_MODES:
+            return word
+        raise SpecError(f"--p: padding must be a number, per-axis numbers or one of "
+                        f"{', '.join(PAD_MODES)}; got {word!r}",
+                        hint=did_you_mean(word.lower(), PAD_MODES) or PAD_HINT)
+    return _int_or_list(text, "--p", PAD_HINT)
 
 
 def _sizes(text: str, option: str):
     from .dims import symbol
 
     sizes = []
-    for p in _components(text, option):
+    for p in _components(text, option, "write 224, 224x192 or HxW"):
         if re.fullmatch(r"-?\d+", p):
-            v = int(p)
+            v = _within_limit(int(p), option)
             if v < 1:
                 raise SpecError(f"{option}: sizes must be positive, got {v}")
             sizes.append(v)
-        elif _NAME.match(p):
+        elif _NAME.match(p) and option == "--n":
             sizes.append(symbol(p))
         else:
-            raise SpecError(f"{option}: {p!r} is neither a size nor a symbol name",
-                            hint="write 224, 224x192 or HxW")
+            raise SpecError(f"{option}: {p!r} is neither a size nor a symbol name"
+                            if option == "--n" else f"{option}: {p!r} is not a size",
+                            hint="write 224, 224x192 or HxW" if option == "--n" else
+                            "write 224 or 224x192")
     return sizes
 
 
-def _value(text: str):
+def _value(text: str, option: str = "--arg"):
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
     if re.fullmatch(r"-?\d+(?:[x×,]-?\d+)*", text):
-        return _int_or_list(text, "--arg")
+        return _int_or_list(text, option)
     try:
         return float(text)
     except ValueError:
@@ -137,7 +166,24 @@ def layer(
     try:
         _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
     except ConvcalcError as err:
+        from .ops import INFERRED_KEYS
+
+        if err.key in INFERRED_KEYS:  # -a in_channels=64: on the command line that is --cin
+            err.hint = "the input channels are inferred from the input shape: give them " \
+                       "with --cin"
         _fail(err)
+
+
+def _no_cout(opdef) -> SpecError:
+    """--cout on an op whose output channels are not a key of their own."""
+    if "mult" in opdef.keys:
+        return SpecError(f"{opdef.name} takes no --cout: its output channels are cin*mult",
+                         hint="set the depth multiplier with -a mult=M")
+    if "out" in opdef.keys:  # adaptive pooling: 'out' is the output size
+        return SpecError(f"{opdef.name} takes no --cout: it keeps the input channels",
+                         hint="its output size is -a out=N")
+    return SpecError(f"{opdef.name} takes no --cout: its output channels follow from its "
+                     f"input channels", hint="give those with --cin")
 
 
 def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format):
@@ -148,56 +194,89 @@ def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
         raise SpecError(f"--format must be table or json, got {format!r}")
     opdef = ops.resolve(type_)
     raw: dict = {}
+    given: dict[str, str] = {}  # canonical key -> the option that gave it, as typed
+
+    def put(key: str, value, option: str) -> None:
+        canon = ops.KEY_ALIASES.get(key, key)
+        if canon in given:
+            raise SpecError(f"{option} conflicts with {given[canon]}: both give {canon}",
+                            hint=f"give {canon} once")
+        given[canon] = option
+        raw[key] = value
+
     for key, text in (("k", k), ("s", s), ("d", d), ("op", op)):
         value = _int_or_list(text, f"--{key}")
         if value is not None:
-            raw[key] = value
+            put(key, value, f"--{key} {text}")
     if p is not None:
-        raw["p"] = p if p in ops.PAD_MODES else _int_or_list(p, "--p")
+        put("p", _padding(p), f"--p {p}")
     if g is not None:
-        raw["g"] = g
+        put("g", _within_limit(g, "--g"), f"--g {g}")
     if cout is not None:
-        raw["out"] = cout
+        out_key = opdef.keys.get("out")
+        if out_key is None or out_key.kind != "count":
+            raise _no_cout(opdef)
+        put("out", _within_limit(cout, "--cout"), f"--cout {cout}")
     if ceil:
-        raw["ceil"] = True
+        put("ceil", True, "--ceil")
     if bias is not None:
-        raw["bias"] = bias
+        put("bias", bias, "--bias" if bias else "--no-bias")
     for item in arg:
         key, eq, text = item.partition("=")
+        key = key.strip()
         if not eq or not key:
             raise SpecError(f"--arg: expected KEY=VALUE, got {item!r}")
-        raw[key.strip()] = _value(text.strip())
-    if cin is not None and cin < 1:
-        raise SpecError(f"--cin must be positive, got {cin}")
+        put(key, _value(text.strip(), f"-a {key}"), f"-a {item}")
+    if cin is not None:
+        _within_limit(cin, "--cin")
+        if cin < 1:
+            raise SpecError(f"--cin must be positive, got {cin}")
 
-    # the rank is the component count of --n or of any AxB option; plain numbers broadcast
+    # the rank (SPEC §1.1): a ranked op name, else the component count of --n or of any AxB
+    # option (all equal), else 2; a plain number broadcasts to every axis
+    flat = opdef.ranks == (0,)
+    if flat and n is not None:
+        raise SpecError(f"{opdef.name} takes a flat input: --n has no meaning for it",
+                        hint="give the input features with --cin")
     sizes = _sizes(n, "--n") if n is not None else None
-    lengths = [len(v) for v in raw.values() if isinstance(v, list)]
-    if sizes is not None and len(sizes) > 1:
-        lengths.append(len(sizes))
-    if len(set(lengths)) > 1:
-        raise SpecError("options give different numbers of axes: "
-                        + ", ".join(sorted({str(v) for v in lengths})))
-    rank = lengths[0] if lengths else (0 if opdef.ranks == (0,) else 2)
+    wanted = _sizes(out, "--out") if out is not None else None
+    multi = [(f"--n {n}", len(sizes))] if sizes is not None and len(sizes) > 1 else []
+    multi += [(given[ops.KEY_ALIASES.get(key, key)], len(v)) for key, v in raw.items()
+              if isinstance(v, list)]
+    if wanted is not None and len(wanted) > 1:
+        multi.append((f"--out {out}", len(wanted)))
+    ranked = ops.RANKED_ALIASES.get(type_)
+    if ranked is not None:
+        rank = ranked[0]
+        for option, count in multi:
+            if count != rank:
+                fits = f"{type_[:-2]}{count}d"
+                raise SpecError(f"-t {type_} is {rank}-D but {option} has {count} axes",
+                                hint=(f"use -t {fits}, or " if fits in ops.RANKED_ALIASES
+                                      else "use ") + f"-t {opdef.name} for any rank")
+    elif multi:
+        (first, rank), *others = multi
+        for option, count in others:
+            if count != rank:
+                raise SpecError(f"{first} has {rank} axes but {option} has {count}")
+    else:
+        rank = 0 if flat else 2
     if sizes is None:
         if out is not None:
             raise SpecError("--out needs --n")
         from .dims import symbol
 
-        sizes = [symbol("n")]
+        sizes = [symbol("n")] if rank else []
     spatial = sizes * rank if len(sizes) == 1 else sizes
     x = Shape(cin, tuple(spatial))
 
-    if out is not None:
+    if wanted is not None:
         from .solve import missing_key, solve
         from . import render
 
-        wanted = _int_or_list(out, "--out")
-        wanted = tuple(wanted) if isinstance(wanted, list) else (wanted,) * x.rank
-        if len(wanted) != x.rank:
-            raise SpecError(f"--out has {len(wanted)} sizes but --n has {x.rank}")
-        key = missing_key(opdef.name, set(ops.KEY_ALIASES.get(r, r) for r in raw))
-        sol = solve(opdef.name, x, raw, wanted, key)
+        wanted = tuple(wanted) * (rank if len(wanted) == 1 else 1)
+        key = missing_key(opdef.name, set(given))
+        sol = solve(type_, x, raw, wanted, key)
         if format == "json":
             print(render.solve_json(sol, opdef.name))
         else:
@@ -209,10 +288,21 @@ def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
     from . import render
 
     report = layer_report(type_, x, raw)
+    _output_within_limit(report)
     if format == "json":
         print(render.layer_json(report))
     else:
         render.print_layer(report)
+
+
+def _output_within_limit(report) -> None:
+    from .errors import ShapeError
+    from .render import shape_text
+    from .spec import MAX_INT
+
+    shape = report.effect.output
+    if any(isinstance(v, int) and v > MAX_INT for v in (shape.channels, *shape.spatial)):
+        raise ShapeError(f"{report.op}: output {shape_text(shape)} has a size beyond 2**62")
 
 
 NET_FORMATS = ("table", "json", "csv", "markdown")

@@ -38,6 +38,10 @@ KEY_ALIASES = {
 
 PAD_MODES = ("same", "valid", "full")
 
+# PyTorch's names for counts convcalc takes from the input shape, never from a key
+INFERRED_KEYS = ("in_channels", "in_features", "num_features", "num_channels", "cin")
+INFERRED_HINT = "the input channels are inferred from the input shape"
+
 
 @dataclass(frozen=True)
 class Key:
@@ -62,7 +66,10 @@ class OpDef:
 
 OPS: dict[str, OpDef] = {}
 ALIASES: dict[str, str] = {}
-RANKED_ALIASES: dict[str, int] = {}
+# ranked names (PyTorch's class names: conv2d, maxpool3d, batchnorm1d, ...): the spatial rank
+# they name first, then any other rank they accept (BatchNorm1d also takes flat (N, C) input)
+RANKED_ALIASES: dict[str, tuple[int, ...]] = {}
+RANK_HINTS: dict[str, str] = {}  # why an op works only on some ranks, where PyTorch says so
 
 
 class Args(dict):
@@ -71,12 +78,25 @@ class Args(dict):
 
 
 def register(name: str, *keys: Key, aliases: tuple[str, ...] = (), summary: str,
-             shape: str, cost: str, ranks: tuple[int, ...] = (1, 2, 3)):
+             shape: str, cost: str, ranks: tuple[int, ...] = (1, 2, 3),
+             ranked: tuple[str, ...] = (), flat_1d: bool = False, rank_hint: str = ""):
+    """``ranked`` names the bases of the op's ranked names: ``ranked=("conv",)`` adds
+    conv1d, conv2d and conv3d, each accepting only its rank (``flat_1d``: the 1d name also
+    accepts a flat input, like BatchNorm1d)."""
     def deco(fn):
-        OPS[name] = OpDef(name, fn, {k.name: k for k in keys}, aliases, summary, shape, cost,
-                          ranks)
-        for alias in aliases:
+        names = list(aliases)
+        for base in ranked:
+            for rank in (1, 2, 3):
+                if rank in ranks:
+                    alias = f"{base}{rank}d"
+                    names.append(alias)
+                    RANKED_ALIASES[alias] = (rank, 0) if flat_1d and rank == 1 else (rank,)
+        OPS[name] = OpDef(name, fn, {k.name: k for k in keys}, tuple(names), summary, shape,
+                          cost, ranks)
+        for alias in names:
             ALIASES[alias] = name
+        if rank_hint:
+            RANK_HINTS[name] = rank_hint
         return fn
 
     return deco
@@ -130,12 +150,16 @@ def apply(name: str, x: Shape, raw: dict[str, Any], *, lenient: bool = False) ->
 
 def _apply(name: str, x: Shape, raw: dict[str, Any], lenient: bool) -> Effect:
     opdef = resolve(name)
-    want_rank = RANKED_ALIASES.get(name)
-    if want_rank is not None and x.rank != want_rank:
-        raise ShapeError(f"{name} needs {want_rank} spatial axes, the input {x} has {x.rank}")
+    want_ranks = RANKED_ALIASES.get(name)
+    if want_ranks is not None and x.rank not in want_ranks:
+        need = " or ".join(map(str, sorted(want_ranks)))
+        fits = f"{name[:-2]}{x.rank}d"
+        raise ShapeError(f"{name} needs {need} spatial axes, the input {x} has {x.rank}",
+                         hint=f"use {fits}, or {opdef.name} for any rank"
+                         if fits in RANKED_ALIASES else None)
     if opdef.ranks and x.rank not in opdef.ranks:
         need = ", ".join(map(str, opdef.ranks))
-        hint = "add `flatten` before it" if opdef.ranks == (0,) else None
+        hint = "add `flatten` before it" if opdef.ranks == (0,) else RANK_HINTS.get(opdef.name)
         raise ShapeError(f"{opdef.name} works on inputs with {need} spatial axes, "
                          f"the input {x} has {x.rank}", hint=hint)
     given: dict[str, tuple[str, Any]] = {}
@@ -143,9 +167,15 @@ def _apply(name: str, x: Shape, raw: dict[str, Any], lenient: bool) -> Effect:
         canon = KEY_ALIASES.get(key, key)
         if canon not in opdef.keys:
             allowed = ", ".join(opdef.keys) or "no keys"
+            if key in INFERRED_KEYS:
+                hint = INFERRED_HINT
+            elif canon == "out" and "mult" in opdef.keys:
+                hint = "its output channels are in_channels*mult: set 'mult'"
+            else:
+                hint = did_you_mean(key, [*opdef.keys, *(
+                    a for a, c in KEY_ALIASES.items() if c in opdef.keys)])
             raise SpecError(f"{opdef.name}: no key '{key}' (it takes {allowed})", key=key,
-                            hint=did_you_mean(key, [*opdef.keys, *(
-                                a for a, c in KEY_ALIASES.items() if c in opdef.keys)]))
+                            hint=hint)
         if canon in given:
             raise SpecError(f"{opdef.name}: '{key}' repeats '{given[canon][0]}'", key=key)
         given[canon] = (key, value)
@@ -226,7 +256,7 @@ def _normalise(op: str, key: Key, spelled: str, v: Any, rank: int) -> Any:
             if v not in PAD_MODES:
                 raise SpecError(f"{op}: padding must be a number, per-axis numbers, "
                                 f"[lo, hi] pairs or one of {', '.join(PAD_MODES)}; got {v!r}",
-                                key=spelled, hint=did_you_mean(v, PAD_MODES))
+                                key=spelled, hint=did_you_mean(v.lower(), PAD_MODES))
             return v
         if isinstance(v, (list, tuple)):
             if len(v) != rank:
@@ -407,6 +437,7 @@ BIAS = Key("bias", "bool", True)
 CONV_COST = "params = cout*cin/g*prod(k) + bias*cout; MACs = cout*cin/g*prod(k)*prod(out); " \
             "FLOPs = (2*cin/g*prod(k) - 1 + bias)*cout*prod(out)"
 WINDOW_RULE = "out = floor((n + 2p - d*(k - 1) - 1)/s) + 1"
+WINDOW_RULE_NO_D = "out = floor((n + 2p - k)/s) + 1"  # the same with d = 1, for ops without d
 
 
 def _conv(op: str, x: Shape, cout, k, s, pad, d, g, bias) -> Effect:
@@ -418,7 +449,7 @@ def _conv(op: str, x: Shape, cout, k, s, pad, d, g, bias) -> Effect:
                   texts + _cost_text(x.channels, cout, g, k, outs, bias, params, macs, flops))
 
 
-@register("conv", OUT, K, S, P, D, G, BIAS, aliases=("conv1d", "conv2d", "conv3d"),
+@register("conv", OUT, K, S, P, D, G, BIAS, ranked=("conv",),
           summary="convolution: vanilla, multi-channel, grouped (ResNeXt), dilated/atrous",
           shape=WINDOW_RULE, cost=CONV_COST)
 def conv(x: Shape, a: Args) -> Effect:
@@ -427,7 +458,9 @@ def conv(x: Shape, a: Args) -> Effect:
 
 @register("pwconv", OUT, G, BIAS,
           summary="1x1 pointwise conv; g > 1 is ShuffleNet's pointwise group conv",
-          shape="out = n", cost=CONV_COST + " with k = 1")
+          shape="out = n",
+          cost="params = cout*cin/g + bias*cout; MACs = cout*cin/g*prod(out); "
+               "FLOPs = (2*cin/g - 1 + bias)*cout*prod(out)")
 def pwconv(x: Shape, a: Args) -> Effect:
     ones = (1,) * x.rank
     return _conv("pwconv", x, a.out, ones, ones, ((0, 0),) * x.rank, ones, a.g, a.bias)
@@ -438,7 +471,9 @@ MULT = Key("mult", "count", 1, doc="depth multiplier: out = cin*mult")
 
 @register("dwconv", K, S, P, D, MULT, BIAS,
           summary="depthwise conv: g = cin, out = cin*mult",
-          shape=WINDOW_RULE, cost=CONV_COST + " with g = cin")
+          shape=WINDOW_RULE,
+          cost="params = cin*mult*prod(k) + bias*cin*mult; MACs = cin*mult*prod(k)*prod(out); "
+               "FLOPs = (2*prod(k) - 1 + bias)*cin*mult*prod(out)")
 def dwconv(x: Shape, a: Args) -> Effect:
     c = x.channels
     cout = None if c is None else c * a.mult
@@ -479,7 +514,7 @@ def sepconv(x: Shape, a: Args) -> Effect:
 @register("spatial_sepconv", OUT, K, S, P, BIAS, ranks=(2, 3),
           summary="spatially separable conv: k×1 then 1×k (one 1-D conv per axis), cin→out "
                   "then out→out",
-          shape=WINDOW_RULE + " per axis", cost="sum of the per-axis convs")
+          shape=WINDOW_RULE_NO_D + " per axis", cost="sum of the per-axis convs")
 def spatial_sepconv(x: Shape, a: Args) -> Effect:
     pads = _pads("spatial_sepconv", a.p, a.k, (1,) * x.rank, a.s)
     parts, cur = [], x
@@ -499,7 +534,7 @@ def _axis_kernel_name(k, axis, rank) -> str:
 @register("flatconv", OUT, K, P, BIAS,
           summary="flattened conv (Jin et al. 2014): 1×1 across channels, then a depthwise "
                   "1-D conv along each axis (vertical k×1, horizontal 1×k)",
-          shape=WINDOW_RULE + " with s = 1 per axis",
+          shape="out = n + 2p - k + 1 per axis",
           cost="pwconv(out) + one depthwise 1-D conv per axis")
 def flatconv(x: Shape, a: Args) -> Effect:
     ones = (1,) * x.rank
@@ -519,8 +554,8 @@ OPAD = Key("op", "axes0", 0, doc="output_padding")
 
 
 @register("deconv", OUT, K, S, P, OPAD, D, G, BIAS,
-          aliases=("convtranspose", "conv_transpose", "convtranspose1d", "convtranspose2d",
-                   "convtranspose3d"),
+          aliases=("convtranspose", "conv_transpose"),
+          ranked=("convtranspose", "conv_transpose", "deconv"),
           summary="transposed conv; output_padding < stride or < dilation (PyTorch's rule)",
           shape="out = (n - 1)*s - 2p + d*(k - 1) + op + 1",
           cost="params = cin*cout/g*prod(k) + bias*cout; MACs = cin*cout/g*prod(k)*prod(in) "
@@ -593,13 +628,20 @@ def deformconv(x: Shape, a: Args) -> Effect:
 
 POOL_K = Key("k", "axes")
 POOL_S = Key("s", "axes", SAME_AS_K, doc="stride (default: k)")
+POOL_P = Key("p", "pad", 0, doc="padding: n or per axis, at most k/2")
 CEIL = Key("ceil", "bool", False, doc="ceil_mode")
-POOL_RULE = WINDOW_RULE + "; ceil mode: ceil(...) + 1, minus 1 if the last window starts in " \
-                          "the right padding"
+CEIL_RULE = "; ceil mode: ceil(...) + 1, minus 1 if the last window starts in the right padding"
+# PyTorch's pools: padding at most half the kernel, numbers only (no 'same'/'valid' mode);
+# `convcalc layer --out` relies on the first rule to bound its search
+HALF_KERNEL_PADDING = ("maxpool", "avgpool")
+POOL_NAMES = {"maxpool": "MaxPool", "avgpool": "AvgPool"}
 
 
 def _pool(op: str, x: Shape, a: Args, dilation, flops_per_out: Callable[[int], int]) -> Effect:
-    pads = _pads(op, a.p, a.k, dilation, a.s)
+    if isinstance(a.p, str):
+        raise SpecError(f"{op}: padding must be numbers (PyTorch's {POOL_NAMES[op]} takes no "
+                        f"'{a.p}')", key="p", hint="give p as a number, at most half the kernel")
+    pads = a.p
     for (lo, hi), k in zip(pads, a.k):
         # aten's pool shape checks compare padding with the kernel size, not the dilated span
         if 2 * max(lo, hi) > k:
@@ -611,16 +653,18 @@ def _pool(op: str, x: Shape, a: Args, dilation, flops_per_out: Callable[[int], i
                   texts)
 
 
-@register("maxpool", POOL_K, POOL_S, P, D, CEIL,
-          aliases=("maxpool1d", "maxpool2d", "maxpool3d"),
-          summary="max pooling (PyTorch's ceil_mode clip rule, dilation)", shape=POOL_RULE,
+@register("maxpool", POOL_K, POOL_S, POOL_P, D, CEIL,
+          ranked=("maxpool",),
+          summary="max pooling (PyTorch's ceil_mode clip rule, dilation)",
+          shape=WINDOW_RULE + CEIL_RULE,
           cost="FLOPs = (prod(k) - 1) comparisons per output element")
 def maxpool(x: Shape, a: Args) -> Effect:
     return _pool("maxpool", x, a, a.d, lambda kk: kk - 1)
 
 
-@register("avgpool", POOL_K, POOL_S, P, CEIL, aliases=("avgpool1d", "avgpool2d", "avgpool3d"),
-          summary="average pooling (PyTorch's ceil_mode clip rule)", shape=POOL_RULE,
+@register("avgpool", POOL_K, POOL_S, POOL_P, CEIL, ranked=("avgpool",),
+          summary="average pooling (PyTorch's ceil_mode clip rule)",
+          shape=WINDOW_RULE_NO_D + CEIL_RULE,
           cost="FLOPs = prod(k) per output element (prod(k) - 1 adds, 1 divide)")
 def avgpool(x: Shape, a: Args) -> Effect:
     if x.rank == 3:
@@ -663,6 +707,7 @@ def _adaptive(op: str, x: Shape, out, is_max: bool) -> Effect:
 
 
 @register("adaptive_avgpool", Key("out", "axes", doc="output size"),
+          ranked=("adaptive_avgpool",),
           summary="adaptive average pooling to a fixed output size",
           shape="out = the given size; window i = [floor(i*n/o), ceil((i+1)*n/o))",
           cost="FLOPs = sum of window sizes (adds + 1 divide per output element)")
@@ -671,6 +716,7 @@ def adaptive_avgpool(x: Shape, a: Args) -> Effect:
 
 
 @register("adaptive_maxpool", Key("out", "axes", doc="output size"),
+          ranked=("adaptive_maxpool",),
           summary="adaptive max pooling to a fixed output size",
           shape="out = the given size; window i = [floor(i*n/o), ceil((i+1)*n/o))",
           cost="FLOPs = sum of (window size - 1) comparisons")
@@ -728,7 +774,7 @@ def _same_shape(x: Shape, flops, params=0, texts=()) -> Effect:
 AFFINE = Key("affine", "bool", True)
 
 
-@register("bn", AFFINE, aliases=("batchnorm", "batchnorm1d", "batchnorm2d", "batchnorm3d"),
+@register("bn", AFFINE, aliases=("batchnorm",), ranked=("batchnorm", "bn"), flat_1d=True,
           summary="batch norm: 2c affine params (running statistics are buffers)",
           shape="out = n", cost="FLOPs = 2 per element (inference: one multiply, one add)",
           ranks=(0, 1, 2, 3))
@@ -763,6 +809,7 @@ def ln(x: Shape, a: Args) -> Effect:
 
 
 @register("in", Key("affine", "bool", False), aliases=("instancenorm",),
+          ranked=("instancenorm",),
           summary="instance norm: affine off by default, as in PyTorch", shape="out = n",
           cost=NORM_COST)
 def instance_norm(x: Shape, a: Args) -> Effect:
@@ -821,7 +868,7 @@ LINEAR_MODES = {"linear": 1, "bilinear": 2, "trilinear": 3}
 @register("upsample", Key("scale", "axes", None, doc="integer scale factor"),
           Key("size", "axes", None, doc="output size"),
           Key("mode", "enum", "nearest", ("nearest", "linear", "bilinear", "trilinear")),
-          Key("align_corners", "bool", False),
+          Key("align_corners", "bool", None, doc="linear modes only (PyTorch's rule)"),
           summary="upsampling by an integer scale or to a size (nearest or (bi/tri)linear)",
           shape="out = floor(n*scale) or size",
           cost="FLOPs = 0 for nearest; 3*(2^rank - 1) per output element for linear modes "
@@ -830,6 +877,10 @@ def upsample(x: Shape, a: Args) -> Effect:
     if (a.scale is None) == (a.size is None):
         raise SpecError("upsample needs exactly one of 'scale' and 'size'",
                         key="scale" if a.scale is not None else None)
+    if a.align_corners is not None and a.mode not in LINEAR_MODES:
+        raise SpecError(f"upsample: 'align_corners' only goes with the linear modes "
+                        f"(PyTorch's rule), not mode '{a.mode}'", key="align_corners",
+                        hint="drop align_corners, or use mode linear, bilinear or trilinear")
     linear_rank = LINEAR_MODES.get(a.mode)
     if linear_rank is not None and linear_rank != x.rank:
         raise ShapeError(f"upsample: mode '{a.mode}' works on {linear_rank} spatial axes, the "
@@ -856,9 +907,11 @@ def upsample(x: Shape, a: Args) -> Effect:
                   None if steps is None else tuple(steps), texts)
 
 
-@register("pixel_shuffle", Key("r", "count", doc="upscale factor"),
-          summary="pixel shuffle: c*r^rank × n → c × n*r", shape="out = n*r; c' = c/r^rank",
-          cost="FLOPs = 0")
+@register("pixel_shuffle", Key("r", "count", doc="upscale factor"), ranks=(2,),
+          rank_hint="PyTorch's PixelShuffle is 2-D only",
+          summary="pixel shuffle, 2-D like PyTorch's PixelShuffle: c*r^2 × H × W → "
+                  "c × H*r × W*r",
+          shape="out = n*r; c' = c/r^2", cost="FLOPs = 0")
 def pixel_shuffle(x: Shape, a: Args) -> Effect:
     c, r = x.channels, a.r
     block = r ** x.rank
@@ -942,11 +995,6 @@ def channel_slice(x: Shape, a: Args) -> Effect:
         raise ShapeError(f"slice: 'from' {a['from']} must be less than 'to' {stop}", key="from")
     return Effect(_out_shape(None if stop is None else stop - a["from"], x.spatial), 0, 0, 0,
                   (IDENTITY,) * x.rank, ())
-
-
-for _rank in (1, 2, 3):
-    for _base in ("conv", "maxpool", "avgpool", "convtranspose"):
-        RANKED_ALIASES[f"{_base}{_rank}d"] = _rank
 
 
 # -- merges (networks only: they combine saved tensors, see SPEC §2.2) ---------------------

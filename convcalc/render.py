@@ -18,7 +18,7 @@ from .core import CONVENTIONS, CONVENTIONS_SHORT, RF, Shape
 from .dims import fmt
 
 LAYER_SCHEMA = "convcalc.layer/1"
-SOLVE_SCHEMA = "convcalc.solve/1"
+SOLVE_SCHEMA = "convcalc.solve/2"  # /2: solutions as [first, last] ranges
 
 
 def console():
@@ -146,38 +146,31 @@ def print_layer(report) -> None:
 
 
 def solution_text(sol) -> list[str]:
+    """One line per axis (one for all when they agree): ``p = 1``, ``k = 3..4  (several
+    solutions)``, ``k = 1 or more``."""
     lines = []
-    axes = len(sol.per_axis)
-    same = len(set(sol.per_axis)) == 1 and len(set(sol.open_ended)) == 1
-    for axis, (values, open_end) in enumerate(zip(sol.per_axis, sol.open_ended)):
-        where = "" if same or axes == 1 else f" (axis {axis})"
-        many = len(values) > 1 or open_end
-        lines.append(f"{sol.key} = {_ranges(values, open_end)}{where}"
-                     + ("  (several solutions)" if many else ""))
+    same = len(set(sol.per_axis)) == 1
+    for axis, ranges in enumerate(sol.per_axis):
+        where = "" if same else f" (axis {axis})"
+        several = len(ranges) > 1 or ranges[0][0] != ranges[0][1]
+        open_end = ranges[-1][1] is None
+        lines.append(f"{sol.key} = {_ranges(ranges)}{where}"
+                     + ("  (several solutions)" if several and not open_end else ""))
         if same:
             break
     return lines
 
 
-def _ranges(values, open_end) -> str:
-    spans, start, prev = [], values[0], values[0]
-    for v in values[1:]:
-        if v != prev + 1:
-            spans.append((start, prev))
-            start = v
-        prev = v
-    spans.append((start, prev))
-    parts = [str(a) if a == b else f"{a}..{b}" for a, b in spans]
-    if open_end:
-        a = spans[-1][0]
-        parts[-1] = f"{a} or more"
-    return ", ".join(parts[:8]) + (", …" if len(parts) > 8 else "")
+def _ranges(ranges) -> str:
+    parts = [f"{a} or more" if b is None else str(a) if a == b else f"{a}..{b}"
+             for a, b in ranges]
+    return ", ".join(parts)
 
 
 def solve_json(sol, op: str) -> str:
     return json.dumps({"schema": SOLVE_SCHEMA, "op": op, "solve": sol.key,
-                       "solutions": [list(v) for v in sol.per_axis],
-                       "open_ended": list(sol.open_ended)}, indent=2)
+                       "solutions": [[list(r) for r in ranges] for ranges in sol.per_axis]},
+                      indent=2)
 
 
 # -- convcalc ops -------------------------------------------------------------------------

@@ -130,13 +130,16 @@ def test_solve_with_several_solutions_lists_them():
     assert out.strip() == "k = 3..4  (several solutions)"
     data = json.loads(ok(layer("--s", "2", "--p", "0", "--n", "10", "--out", "4", "-f",
                                "json")))
-    assert data["solve"] == "k" and data["solutions"] == [[3, 4], [3, 4]]
+    assert data["schema"] == "convcalc.solve/2"
+    assert data["solve"] == "k" and data["solutions"] == [[[3, 4]], [[3, 4]]]
 
 
 def test_solve_open_ended_stride():
     # k=3 on 10 gives a single output for every stride from 8 on
     out = ok(layer("--k", "3", "--p", "0", "--n", "10", "--out", "1"))
-    assert out.strip() == "s = 8 or more  (several solutions)"
+    assert out.strip() == "s = 8 or more"
+    data = json.loads(ok(layer("--k", "3", "--p", "0", "--n", "10", "--out", "1", "-f", "json")))
+    assert data["solutions"] == [[[8, None]], [[8, None]]]
 
 
 def test_solve_transposed_output_padding_and_padding():
@@ -188,7 +191,7 @@ ERRORS = [
     pytest.param(["--k", "3", "--n", "8", "--format", "xml"],
                  "error: --format must be table or json, got 'xml'", id="unknown-format"),
     pytest.param(["--k", "3x3x3", "--n", "8x8"],
-                 "error: options give different numbers of axes: 2, 3", id="axis-count-mismatch"),
+                 "error: --n 8x8 has 2 axes but --k 3x3x3 has 3", id="axis-count-mismatch"),
     pytest.param(["-t", "deconv", "--k", "1", "--p", "3", "--n", "2"],
                  "error: deconv: output size along H would be -4", id="transposed-output-negative"),
 ]
@@ -248,3 +251,161 @@ def test_sympy_is_imported_only_for_symbolic_sizes(n, fmt, imports_sympy):
                             capture_output=True, text=True, env=_env(), timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines()[-1] == str(imports_sympy)
+
+
+# -- the rank (SPEC §1.1): a ranked op name, else the options' component count, else 2 ----------
+
+def test_ranked_name_sets_the_rank():
+    # PyTorch's Conv1d(16, 32, 5) on 100: 100 - 5 + 1 = 96 outputs
+    data = json.loads(ok(layer("-t", "conv1d", "--k", "5", "--n", "100", "--cin", "16",
+                               "--cout", "32", "-f", "json")))
+    assert data["output"] == [32, 100 - 5 + 1]
+    assert data["params"] == 16 * 32 * 5 + 32 == 2592
+    assert data["macs"] == 32 * 16 * 5 * 96
+    assert "32×96" in ok(layer("-t", "conv1d", "--k", "5", "--n", "100", "--cin", "16",
+                               "--cout", "32"))
+
+
+@pytest.mark.parametrize("op, args, output", [
+    ("maxpool3d", ["--k", "2", "--n", "8"], [None, 4, 4, 4]),
+    ("convtranspose1d", ["--k", "3", "--s", "2", "--n", "5"], [None, (5 - 1) * 2 + 3]),
+    ("conv_transpose3d", ["--k", "2", "--n", "3"], [None, 4, 4, 4]),
+    ("deconv1d", ["--k", "2", "--n", "3"], [None, 4]),
+    ("avgpool1d", ["--k", "2", "--n", "9"], [None, 4]),
+    ("adaptive_avgpool3d", ["-a", "out=2", "--n", "9"], [None, 2, 2, 2]),
+    ("batchnorm1d", ["--n", "7", "--cin", "4"], [4, 7]),
+    ("bn3d", ["--n", "2", "--cin", "4"], [4, 2, 2, 2]),
+    ("instancenorm1d", ["--n", "7"], [None, 7]),
+    ("conv2d", ["--k", "3", "--n", "5"], [None, 3, 3]),
+    ("conv", ["--k", "3", "--n", "5"], [None, 3, 3]),  # no rank anywhere: 2
+    ("conv", ["--k", "3x3x3", "--n", "5"], [None, 3, 3, 3]),  # from an AxB option
+    ("relu", ["--n", "5x6x7"], [None, 5, 6, 7]),
+])
+def test_rank_rule(op, args, output):
+    assert json.loads(ok(layer("-t", op, *args, "-f", "json")))["output"] == output
+
+
+def test_ops_lists_the_ranked_names():
+    data = json.loads(ok(cli("ops", "--format", "json")))
+    aliases = {row["op"]: row["aliases"] for row in data["ops"]}
+    for op, base in [("conv", "conv"), ("deconv", "convtranspose"), ("deconv", "conv_transpose"),
+                     ("deconv", "deconv"), ("maxpool", "maxpool"), ("avgpool", "avgpool"),
+                     ("adaptive_avgpool", "adaptive_avgpool"),
+                     ("adaptive_maxpool", "adaptive_maxpool"), ("bn", "batchnorm"),
+                     ("bn", "bn"), ("in", "instancenorm")]:
+        assert {f"{base}{r}d" for r in (1, 2, 3)} <= set(aliases[op]), (op, base)
+
+
+# -- --out: exact answers, open ranges, any size up to 2**62 ----------------------------------
+
+def test_solve_same_padding_keeps_every_kernel():
+    # 'same' at stride 1 gives n for every k: there is no largest answer
+    assert ok(layer("--p", "same", "--n", "10", "--out", "10")).strip() == "k = 1 or more"
+
+
+@pytest.mark.parametrize("n", [10**6, 2**62 - 1])
+def test_solve_answers_at_huge_sizes(n):
+    # floor((n + 2p - 3)/1) + 1 = n at p = 1; n - k + 1 = 7 at k = n - 6
+    assert ok(layer("--k", "3", "--n", str(n), "--out", str(n))).strip() == "p = 1"
+    assert ok(layer("--n", str(n), "--out", "7")).strip() == f"k = {n - 6}"
+
+
+def test_solve_per_axis_answers():
+    # p: 16 + 2p - 2 = 16 needs p = 1; 9 + 2p - 2 = 11 needs p = 2
+    out = ok(layer("--k", "3", "--n", "16x9", "--out", "16x11"))
+    assert out.splitlines() == ["p = 1 (axis 0)", "p = 2 (axis 1)"]
+
+
+def test_solve_with_a_ranked_name():
+    # Conv1d k=5 on 100, 'same' output 100: 100 + 2p - 4 = 100 needs p = 2
+    assert ok(layer("-t", "conv1d", "--k", "5", "--n", "100", "--out", "100")).strip() == "p = 2"
+
+
+# -- conflicts and silently ignored options are errors -----------------------------------------
+
+LIMIT = 2**62
+MORE_ERRORS = [
+    pytest.param(["--k", "3", "-a", "k=5", "--n", "8"],
+                 "error: -a k=5 conflicts with --k 3: both give k (hint: give k once)",
+                 id="arg-overrides-option"),
+    pytest.param(["--k", "3", "-a", "kernel_size=5", "--n", "8"],
+                 "error: -a kernel_size=5 conflicts with --k 3: both give k (hint: give k once)",
+                 id="alias-overrides-option"),
+    pytest.param(["-t", "dwconv", "--k", "3", "-a", "mult=2", "-a", "mult=3", "--n", "8"],
+                 "error: -a mult=3 conflicts with -a mult=2: both give mult "
+                 "(hint: give mult once)", id="arg-repeated"),
+    pytest.param(["--k", "3", "--cout", "8", "-a", "out_channels=4", "--n", "8"],
+                 "error: -a out_channels=4 conflicts with --cout 8: both give out "
+                 "(hint: give out once)", id="cout-and-out-channels"),
+    pytest.param(["-t", "linear", "--n", "8", "--cin", "3", "--cout", "2"],
+                 "error: linear takes a flat input: --n has no meaning for it "
+                 "(hint: give the input features with --cin)", id="linear-with-n"),
+    pytest.param(["-t", "conv1d", "--k", "3", "--n", "100x100"],
+                 "error: -t conv1d is 1-D but --n 100x100 has 2 axes "
+                 "(hint: use -t conv2d, or -t conv for any rank)", id="ranked-name-vs-n"),
+    pytest.param(["-t", "maxpool2d", "--k", "2x2x2", "--n", "8"],
+                 "error: -t maxpool2d is 2-D but --k 2x2x2 has 3 axes "
+                 "(hint: use -t maxpool3d, or -t maxpool for any rank)", id="ranked-name-vs-k"),
+    pytest.param(["-t", "conv3d", "--k", "3", "--n", "8", "--out", "6x6"],
+                 "error: -t conv3d is 3-D but --out 6x6 has 2 axes "
+                 "(hint: use -t conv2d, or -t conv for any rank)", id="ranked-name-vs-out"),
+    pytest.param(["--k", "3", "--n", "8x8", "--out", "6x6x6"],
+                 "error: --n 8x8 has 2 axes but --out 6x6x6 has 3", id="out-axis-count"),
+    pytest.param(["-t", "dwconv", "--k", "3", "--n", "8", "--cin", "4", "--cout", "8"],
+                 "error: dwconv takes no --cout: its output channels are cin*mult "
+                 "(hint: set the depth multiplier with -a mult=M)", id="dwconv-cout"),
+    pytest.param(["-t", "adaptive_avgpool", "--n", "8", "--cout", "7"],
+                 "error: adaptive_avgpool takes no --cout: it keeps the input channels "
+                 "(hint: its output size is -a out=N)", id="adaptive-cout-is-not-out"),
+    pytest.param(["-t", "relu", "--n", "8", "--cout", "7"],
+                 "error: relu takes no --cout: its output channels follow from its input "
+                 "channels (hint: give those with --cin)", id="relu-cout"),
+    pytest.param(["--k", "3", "--n", "8", "-a", "in_channels=3"],
+                 "error: conv: no key 'in_channels' (it takes out, k, s, p, d, g, bias) "
+                 "(hint: the input channels are inferred from the input shape: give them "
+                 "with --cin)", id="in-channels"),
+    pytest.param(["--k", "3", "--p", "SAME", "--n", "8"],
+                 "error: --p: padding must be a number, per-axis numbers or one of same, "
+                 "valid, full; got 'SAME' (hint: did you mean 'same'?)", id="p-upper-case"),
+    pytest.param(["--k", "3", "--p", "half", "--n", "8"],
+                 "error: --p: padding must be a number, per-axis numbers or one of same, "
+                 "valid, full; got 'half' (hint: write 1, 1x0, same, valid or full)",
+                 id="p-unknown-word"),
+    pytest.param(["--k", "3", "--p", "1.5", "--n", "8"],
+                 "error: --p: '1.5' is not an integer (hint: write 1, 1x0, same, valid or "
+                 "full)", id="p-not-an-integer"),
+    pytest.param(["-t", "maxpool", "--k", "3", "--s", "1", "--p", "same", "--n", "8"],
+                 "error: maxpool: padding must be numbers (PyTorch's MaxPool takes no 'same') "
+                 "(hint: give p as a number, at most half the kernel)", id="pool-same"),
+    pytest.param(["-t", "relu", "--n", "8", "--out", "8"],
+                 "error: --out: relu has none of k, p, s, d, op to solve for", id="out-on-relu"),
+    pytest.param(["--k", "3", "--n", "8", "--out", "0"],
+                 "error: --out: sizes must be positive, got 0", id="out-zero"),
+    pytest.param(["--k", "3", "--n", "8", "--out", "H"],
+                 "error: --out: 'H' is not a size (hint: write 224 or 224x192)", id="out-symbol"),
+    pytest.param(["--k", "3", "--n", str(LIMIT + 1)],
+                 f"error: --n: {LIMIT + 1} is too large (convcalc takes numbers up to 2**62)",
+                 id="n-beyond-limit"),
+    pytest.param(["--k", "3", "--n", "8", "--out", f"3x{LIMIT + 1}"],
+                 f"error: --out: {LIMIT + 1} is too large (convcalc takes numbers up to 2**62)",
+                 id="out-beyond-limit"),
+    pytest.param(["--k", str(2**64), "--n", "8"],
+                 f"error: --k: {2**64} is too large (convcalc takes numbers up to 2**62)",
+                 id="k-beyond-limit"),
+    pytest.param(["--k", "3", "--n", "8", "--cin", str(LIMIT + 1), "--cout", "1"],
+                 f"error: --cin: {LIMIT + 1} is too large (convcalc takes numbers up to 2**62)",
+                 id="cin-beyond-limit"),
+    pytest.param(["-t", "dwconv", "--k", "3", "--n", "8", "-a", f"mult={LIMIT * 2}"],
+                 f"error: -a mult: {LIMIT * 2} is too large (convcalc takes numbers up to "
+                 f"2**62)", id="arg-beyond-limit"),
+    # within the limit on the way in, beyond it on the way out
+    pytest.param(["-t", "upsample", "-a", f"scale={LIMIT}", "--n", "4"],
+                 f"error: upsample: output {4 * LIMIT}×{4 * LIMIT} has a size beyond 2**62",
+                 id="output-beyond-limit"),
+]
+
+
+@pytest.mark.parametrize("args, message", MORE_ERRORS)
+def test_user_mistake_is_this_exact_line(args, message):
+    result = layer(*args)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")
