@@ -22,11 +22,12 @@ structural place, input or output shape, params, MACs or FLOPs differ, with each
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from . import ops
+from .errors import ConvcalcError
 
 # costs, in thousandths of a removal
 REMOVE = 1000
@@ -38,7 +39,9 @@ SHAPES = 20
 PATH = 10
 NEVER = 2 * REMOVE  # a pairing this expensive is a removal plus an addition
 
-MAX_CELLS = 500_000  # the dynamic programme's table; beyond it difflib anchors the rows first
+MAX_CELLS = 500_000  # the dynamic programme's table; beyond it equal rows anchor it first
+MAX_STEPS = 20_000_000  # Myers' diff: (rows) × (removals + additions) budget
+MIN_EDITS = 100
 STRUCTURES = ("residual", "parallel")
 
 
@@ -87,14 +90,14 @@ class _Layer:
     def __init__(self, row) -> None:
         self.row = row
         self.op = row.op
-        self.args, self.shown = effective_args(row)
+        self.args, self.shown, args_key = _effective(row.op, row.args, row.input.rank)
         self.name = row.name
-        self.place = structural_place(row)
+        self.place = structural_place(row) if row.ancestors else ()
         self.blocks = tuple(what for _, what in row.ancestors if what not in STRUCTURES)
-        self.shapes = (str(row.input), str(row.output))
+        self.shapes = (row.input, row.output)
         self.path = row.path
         # the structural key: equal keys pair at the cost of the tie-breakers only
-        self.key = (self.op, _hashable(self.args), self.name, self.place)
+        self.key = (self.op, args_key, self.name, self.place)
 
 
 def structural_place(row) -> tuple:
@@ -109,14 +112,19 @@ def structural_place(row) -> tuple:
     return tuple(place)
 
 
-def effective_args(row) -> tuple[dict, dict]:
+@lru_cache(maxsize=4096)  # networks repeat a few layers many times
+def _effective(op: str, args: tuple, rank: int) -> tuple[dict, dict, tuple]:
+    values, shown = effective_args(op, args, rank)
+    return values, shown, tuple(values.items())
+
+
+def effective_args(op: str, args: tuple, rank: int) -> tuple[dict, dict]:
     """(values as PyTorch sees them, values as written or defaulted) per canonical key."""
-    given = {ops.KEY_ALIASES.get(k, k): v for k, v in row.args}
+    given = {ops.KEY_ALIASES.get(k, k): v for k, v in args}
     try:
-        opdef = ops.resolve(row.op)
-    except Exception:  # a merge's row or an op this version does not know: compare as given
+        opdef = ops.resolve(op)
+    except ConvcalcError:  # an op this version does not know: compare the args as given
         return dict(given), dict(given)
-    rank = row.input.rank
     values: dict[str, Any] = {}
     shown: dict[str, Any] = {}
     for key in opdef.keys.values():
@@ -192,18 +200,80 @@ def align(a: list[_Layer], b: list[_Layer]) -> list[tuple[_Layer | None, _Layer 
     pairs = [(x, y) for x, y in zip(a[:head], b[:head])]
     if len(mid_a) * len(mid_b) <= MAX_CELLS:
         pairs += _edit_script(mid_a, mid_b)
-    else:  # too big for the table: difflib's longest common runs of structural keys first
-        matcher = difflib.SequenceMatcher(a=[x.key for x in mid_a], b=[y.key for y in mid_b],
-                                          autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag == "equal":
-                pairs += zip(mid_a[i1:i2], mid_b[j1:j2])
-            elif (i2 - i1) * (j2 - j1) <= MAX_CELLS:
-                pairs += _edit_script(mid_a[i1:i2], mid_b[j1:j2])
-            else:
-                pairs += [(x, None) for x in mid_a[i1:i2]] + [(None, y) for y in mid_b[j1:j2]]
+    else:
+        pairs += _anchored(mid_a, mid_b)
     pairs += [(x, y) for x, y in zip(a[len(a) - tail:], b[len(b) - tail:])]
     return pairs
+
+
+def _anchored(a: list[_Layer], b: list[_Layer]) -> list[tuple]:
+    """Big networks: the rows with equal structural keys pair along a longest common
+    subsequence (Myers' O(ND) diff, fast when the versions differ in few places), and the
+    rows between those anchors get the full edit script. Versions that differ in more places
+    than the budget allows are shown as removed and added."""
+    ids: dict = {}
+    ka = [ids.setdefault(x.key, len(ids)) for x in a]
+    kb = [ids.setdefault(y.key, len(ids)) for y in b]
+    matches = _myers(ka, kb, max(MIN_EDITS, MAX_STEPS // (len(a) + len(b))))
+    if matches is None:
+        return [(x, None) for x in a] + [(None, y) for y in b]
+    pairs: list[tuple] = []
+    i = j = 0
+    for x, y in [*matches, (len(a), len(b))]:
+        gap_a, gap_b = a[i:x], b[j:y]
+        if len(gap_a) * len(gap_b) <= MAX_CELLS:
+            pairs += _edit_script(gap_a, gap_b)
+        else:
+            pairs += [(r, None) for r in gap_a] + [(None, r) for r in gap_b]
+        if x < len(a):
+            pairs.append((a[x], b[y]))
+        i, j = x + 1, y + 1
+    return pairs
+
+
+def _myers(a: list[int], b: list[int], max_d: int) -> list[tuple[int, int]] | None:
+    """Index pairs of a longest common subsequence of ``a`` and ``b`` (Myers 1986, "An O(ND)
+    difference algorithm"), or None when more than ``max_d`` removals and additions are
+    needed."""
+    n, m = len(a), len(b)
+    v = {1: 0}  # diagonal k = x - y → furthest x reached
+    trace = []
+    for d in range(max_d + 1):
+        trace.append(dict(v))
+        for k in range(-d, d + 1, 2):
+            if k == -d or (k != d and v[k - 1] < v[k + 1]):
+                x = v[k + 1]
+            else:
+                x = v[k - 1] + 1
+            y = x - k
+            while x < n and y < m and a[x] == b[y]:
+                x += 1
+                y += 1
+            v[k] = x
+            if x >= n and y >= m:
+                return _myers_trace(trace, n, m)
+    return None
+
+
+def _myers_trace(trace: list[dict], n: int, m: int) -> list[tuple[int, int]]:
+    matches = []
+    x, y = n, m
+    for d in range(len(trace) - 1, -1, -1):
+        v = trace[d]
+        k = x - y
+        if k == -d or (k != d and v[k - 1] < v[k + 1]):
+            prev_k = k + 1
+        else:
+            prev_k = k - 1
+        prev_x = v[prev_k] if d else 0
+        prev_y = prev_x - prev_k if d else 0
+        while x > prev_x and y > prev_y:
+            x -= 1
+            y -= 1
+            matches.append((x, y))
+        x, y = prev_x, prev_y
+    matches.reverse()
+    return matches
 
 
 def _same(x: _Layer, y: _Layer) -> bool:
@@ -263,17 +333,11 @@ def differences(x: _Layer, y: _Layer) -> tuple[Field, ...]:
     for key in dict.fromkeys([*x.args, *y.args]):
         if x.args.get(key) != y.args.get(key):
             fields.append(Field(f"args.{key}", x.shown.get(key), y.shown.get(key)))
-    for attr in ("input", "output"):
-        if str(getattr(a, attr)) != str(getattr(b, attr)):
-            fields.append(Field(attr, getattr(a, attr), getattr(b, attr)))
-    for attr in ("params", "macs", "flops"):
-        if _text(getattr(a, attr)) != _text(getattr(b, attr)):
-            fields.append(Field(attr, getattr(a, attr), getattr(b, attr)))
+    for attr in ("input", "output", "params", "macs", "flops"):
+        old, new = getattr(a, attr), getattr(b, attr)
+        if old != new:
+            fields.append(Field(attr, old, new))
     return tuple(fields)
-
-
-def _text(x: Any) -> str:
-    return str(x)
 
 
 def diff_reports(old, new) -> NetDiff:

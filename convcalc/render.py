@@ -508,7 +508,8 @@ def check_output(results, fmt_name: str) -> str:
                       "expected": _json_bound(f.expected), "actual": jsonable(f.actual)}
                      for f in r.findings]
             if r.error is not None:
-                items.append({**_loc_json(r.error.loc), "what": "invalid", "message": r.error.message
+                items.append({**_loc_json(r.error.loc), "what": "invalid",
+                              "message": r.error.message
                               + (f" (hint: {r.error.hint})" if r.error.hint else ""),
                               "expected": None, "actual": None})
             files.append({"file": r.file, "status": r.status, "findings": items,
