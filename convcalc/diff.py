@@ -90,7 +90,7 @@ class _Layer:
     def __init__(self, row) -> None:
         self.row = row
         self.op = row.op
-        self.args, self.shown, args_key = _effective(row.op, row.args, row.input.rank)
+        self.args, self.shown, args_key = _effective(row.op, row.args)
         self.name = row.name
         self.place = structural_place(row) if row.ancestors else ()
         self.blocks = tuple(what for _, what in row.ancestors if what not in STRUCTURES)
@@ -113,12 +113,12 @@ def structural_place(row) -> tuple:
 
 
 @lru_cache(maxsize=4096)  # networks repeat a few layers many times
-def _effective(op: str, args: tuple, rank: int) -> tuple[dict, dict, tuple]:
-    values, shown = effective_args(op, args, rank)
+def _effective(op: str, args: tuple) -> tuple[dict, dict, tuple]:
+    values, shown = effective_args(op, args)
     return values, shown, tuple(values.items())
 
 
-def effective_args(op: str, args: tuple, rank: int) -> tuple[dict, dict]:
+def effective_args(op: str, args: tuple) -> tuple[dict, dict]:
     """(values as PyTorch sees them, values as written or defaulted) per canonical key."""
     given = {ops.KEY_ALIASES.get(k, k): v for k, v in args}
     try:
@@ -136,19 +136,20 @@ def effective_args(op: str, args: tuple, rank: int) -> tuple[dict, dict]:
             shown[key.name] = shown.get("k")
         else:
             shown[key.name] = key.default
-        values[key.name] = _canonical(key.kind, shown[key.name], rank)
+        values[key.name] = _canonical(key.kind, shown[key.name])
     for k, v in given.items():  # not an op key (a named merge's tensors)
         values[k] = shown[k] = v
     return values, shown
 
 
-def _canonical(kind: str, v: Any, rank: int) -> Any:
-    if kind in ("axes", "axes0"):
-        return tuple(v) if isinstance(v, (list, tuple)) else (v,) * rank
-    if kind == "pad" and not isinstance(v, str):
-        if isinstance(v, (list, tuple)):
-            return tuple(tuple(p) if isinstance(p, (list, tuple)) else (p, p) for p in v)
-        return ((v, v),) * rank
+def _canonical(kind: str, v: Any) -> Any:
+    """One value per axis when every axis has the same (``[3, 3]`` is ``3``; a padding pair
+    ``[1, 1]`` is ``1``), so an argument means the same whatever the input's rank."""
+    if kind == "pad" and isinstance(v, (list, tuple)):
+        v = tuple(p[0] if isinstance(p, (list, tuple)) and len(set(p)) == 1 else _hashable(p)
+                  for p in v)
+    if kind in ("axes", "axes0", "pad") and isinstance(v, (list, tuple)):
+        return v[0] if len(set(v)) == 1 else tuple(v)
     if isinstance(v, bool) or kind == "bool":
         return (bool, v)  # true is not the number 1
     return _hashable(v)

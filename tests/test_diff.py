@@ -222,7 +222,7 @@ def test_an_argument_change_says_which_argument(versions, capsys):
 def test_arguments_are_compared_as_pytorch_sees_them(versions, capsys):
     """PyTorch's names, per-axis lists, explicit defaults: the same layer."""
     same = BASE.replace("{out: 32, k: 3, s: 2, p: 1}", "{out_channels: 32, kernel_size: [3, 3], "
-                        "stride: 2, padding: [1, 1], d: 1, g: 1, bias: true}")
+                        "stride: 2, padding: [[1, 1], 1], d: 1, g: 1, bias: true}")
     code, out = versions(capsys, same, BASE, "--format", "markdown")
     assert out.splitlines()[-1] == "| | no layer changed | | | | | |"
     # an explicit value that differs from the default is a change; the default is shown
