@@ -168,14 +168,14 @@ def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]
             if len(wants) != len(sizes):
                 findings.append(Finding(loc, "rf", f"rf: expected {len(wants)} "
                                         f"{'axis' if len(wants) == 1 else 'axes'}, the "
-                                        f"network has {len(sizes)}"))
+                                        f"network has {len(sizes)}", want, sizes))
                 continue
             bad = [(w, s) for w, s in zip(wants, sizes)
                    if is_symbolic(s) or not (s == int(s) and w.holds(int(s)))]
             if bad:
                 findings.append(Finding(loc, "rf", "receptive field: expected "
                                         + " × ".join(w.text() for w in wants) + ", got "
-                                        + " × ".join(fmt(s) for s in sizes), None, sizes))
+                                        + " × ".join(fmt(s) for s in sizes), want, sizes))
         else:
             findings.extend(_compare(key, want, totals[key], loc))
     for key, limit in (budgets or {}).items():
@@ -192,7 +192,8 @@ def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> l
         bind = (f"bind {' and '.join(names)} with --set, e.g. --set {names[0]}=224" if names
                 else "declare it for a numeric input")
         return [Finding(loc, key, f"{label}: cannot check a symbolic value "
-                                  f"({fmt(actual)}); {bind}")]
+                                  f"({fmt(actual)}); {bind}",
+                    want.max if budget else want, actual)]
     if want.holds(actual):
         return []
     if budget:

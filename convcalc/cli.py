@@ -442,8 +442,9 @@ def check(
         raise typer.Exit(ExitStatus.FAILED)
 
 
-@app.command(help="What changed between two versions of an architecture: total and "
-                  "per-layer deltas of params and MACs, and changed output shapes.\n\n"
+@app.command(help="What changed between two versions of an architecture: total deltas, "
+                  "and the layers added, removed or changed (aligned by op, arguments and "
+                  "names before numbers), each with what changed.\n\n"
                   "  convcalc diff old.yaml new.yaml --format markdown")
 def diff(
     old: str = typer.Argument(..., help="the old network YAML."),

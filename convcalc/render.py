@@ -261,11 +261,12 @@ def _times(x, batch: int):
     return x if x is None or batch == 1 else x * batch
 
 
-def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
-    """(quantity, declared, computed, ok) for each declared expectation. ``expect:`` is about
-    the network as declared, as ``convcalc check`` reads it: per sample (under ``--batch`` the
-    per-sample values are compared) and on the YAML's input (under ``--input`` nothing is
-    compared: ok is None)."""
+def expect_values(report) -> list[tuple[str, Any, Any, bool | None]]:
+    """(quantity, declared, computed, ok) for each declared expectation, as values: a Bound,
+    a shape list or a list of Bounds declared; a count, a shape list or RF sizes computed.
+    ``expect:`` is about the network as declared, as ``convcalc check`` reads it: per sample
+    (under ``--batch`` the per-sample values are compared) and on the YAML's input (under
+    ``--input`` nothing is compared: ok is None)."""
     from .check import check_report, declared_totals, parse_expect
 
     compared = not report.input_override
@@ -274,14 +275,28 @@ def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
     rows = []
     for key, (want, _) in parse_expect(report.expect, report.bindings).items():
         if key == "output":
-            declared, computed = str(Shape(want[0], tuple(want[1:]))), str(report.output)
+            computed = list(report.output.dims)
+        elif key == "rf":
+            computed = list(report.rf.size)
+        else:
+            computed = totals[key]
+        rows.append((key, want, computed, key not in failed if compared else None))
+    return rows
+
+
+def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
+    """(quantity, declared, computed, ok) for each declared expectation, as text."""
+    rows = []
+    for key, want, computed, ok in expect_values(report):
+        if key == "output":
+            declared, shown = str(Shape(want[0], tuple(want[1:]))), str(report.output)
         elif key == "rf":
             declared = ("×".join(w.text() for w in want) if isinstance(want, list)
                         else want.text())
-            computed = rf_text(report.rf.size)
+            shown = rf_text(report.rf.size)
         else:
-            declared, computed = want.text(), num(totals[key])
-        rows.append((key, declared, computed, key not in failed if compared else None))
+            declared, shown = want.text(), num(computed)
+        rows.append((key, declared, shown, ok))
     return rows
 
 
@@ -292,8 +307,8 @@ def net_json(report, rows) -> str:
             "totals": jsonable(report.totals), "rf": rf_dict(report.rf),
             "conventions": CONVENTIONS,
             "assumptions": list(report.assumptions),
-            "expect": [{"key": k, "declared": d, "computed": c, "ok": ok}
-                       for k, d, c, ok in expect_rows(report)],
+            "expect": [{"key": k, "declared": _json_bound(d), "computed": jsonable(c),
+                        "ok": ok} for k, d, c, ok in expect_values(report)],
             "layers": []}
     # one compact line per layer inside an indented document: readable, and json's C encoder
     # (indent makes it fall back to the pure-Python one, 8x slower on big networks)
@@ -474,22 +489,53 @@ def net_csv(report, rows) -> str:
     return buf.getvalue()
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_MD_PLAIN = re.compile(r"[0-9,+\-×/— ]*")
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Words in Markdown: every character that could start emphasis, code, a link, HTML or end
+    a table cell is backslash-escaped (CommonMark escapes any ASCII punctuation)."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _md_code(text: str, cell: bool = True) -> str:
+    """A code span that holds ``text`` exactly: a fence longer than any run of backticks
+    inside, padded with a space where the text starts or ends with one (CommonMark strips
+    one space from each side); in a table cell ``|`` is escaped too (GFM)."""
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text[:1] in "` " or text[-1:] in "` " else ""
+    code = f"{fence}{pad}{text}{pad}{fence}"
+    return code.replace("|", "\\|") if cell else code
+
+
+def _md_value(text: str, cell: bool = True) -> str:
+    """Numbers as they are; formulas (``7152*D*H*W``, ``3×H×W``) as code, so Markdown does
+    not read ``*`` as emphasis."""
+    return text if _MD_PLAIN.fullmatch(text) else _md_code(text, cell)
 
 
 def net_markdown(report, rows) -> str:
     t = report.totals
-    lines = [f"**{report.name or report.file}**: {report.input} → {report.output} — "
-             f"params {num(t['params'])}, MACs {num(t['macs'])}, FLOPs {num(t['flops'])}",
+
+    def head(x):
+        return _md_value(x, cell=False)
+
+    lines = [f"**{_md_escape(report.name or report.file)}**: {head(str(report.input))} → "
+             f"{head(str(report.output))} — params {head(num(t['params']))}, MACs "
+             f"{head(num(t['macs']))}, FLOPs {head(num(t['flops']))}",
              "", "| " + " | ".join(NET_COLUMNS) + " |",
              "|" + "|".join("---:" if c in ("#", "params", "MACs", "FLOPs") else "---"
                             for c in NET_COLUMNS) + "|"]
     for r in rows:
-        lines.append("| " + " | ".join(_md_escape(c) for c in _net_cells(r)) + " |")
-    lines.append(f"| | **total** | | | | **{num(t['params'])}** | **{num(t['macs'])}** | "
-                 f"**{num(t['flops'])}** | | |")
-    lines += ["", f"<sub>conventions: {CONVENTIONS}</sub>"]
+        cells = _net_cells(r)
+        lines.append("| " + " | ".join(
+            _md_escape(c) if i in (1, 2) else _md_value(c) for i, c in enumerate(cells))
+            + " |")
+    lines.append(f"| | **total** | | | | **{_md_value(num(t['params']))}** | "
+                 f"**{_md_value(num(t['macs']))}** | **{_md_value(num(t['flops']))}** | | |")
+    lines += ["", f"<sub>conventions: {_md_escape(CONVENTIONS)}</sub>"]
     return "\n".join(lines) + "\n"
 
 
@@ -529,14 +575,12 @@ def check_output(results, fmt_name: str) -> str:
     if fmt_name == "json":
         files = []
         for r in results:
-            items = [{"line": f.loc.line if f.loc else None, "col": f.loc.col if f.loc else None,
-                      "what": f.what, "message": f.message,
+            items = [{**_loc_json(f.loc), "what": f.what, "message": f.message,
                       "expected": _json_bound(f.expected), "actual": jsonable(f.actual)}
                      for f in r.findings]
             if r.error is not None:
-                loc = r.error.loc
-                items.append({"line": loc.line if loc else None, "col": loc.col if loc else None,
-                              "what": "invalid", "message": r.error.message
+                items.append({**_loc_json(r.error.loc), "what": "invalid",
+                              "message": r.error.message
                               + (f" (hint: {r.error.hint})" if r.error.hint else ""),
                               "expected": None, "actual": None})
             files.append({"file": r.file, "status": r.status, "findings": items,
@@ -556,9 +600,17 @@ def check_output(results, fmt_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _loc_json(loc) -> dict:
+    """A place in the file, or null for both when there is none (a budget, a missing file)."""
+    if loc is None or loc.line <= 0:
+        return {"line": None, "col": None}
+    return {"line": loc.line, "col": loc.col}
+
+
 def _json_bound(b):
-    if b is None or isinstance(b, (int, list)):
-        return jsonable(b)
+    """An expectation as a value: a count, {"min", "max"}, a shape list, a list of those."""
+    if isinstance(b, (list, tuple)):
+        return [_json_bound(x) for x in b]
     if hasattr(b, "exact"):
         return b.exact if b.exact is not None else {"min": b.min, "max": b.max}
     return jsonable(b)
@@ -589,45 +641,96 @@ def _delta(x) -> str:
     return fmt(x)
 
 
-def _diff_rows(d) -> list[list[str]]:
+def _arg_text(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_arg_text(x) for x in v) + "]"
+    return fmt(v)
+
+
+def _field_text(field, value) -> str:
+    """One side of a difference, as people read it."""
+    if field.startswith("args."):
+        return _arg_text(value)
+    if field in ("params", "macs", "flops"):
+        return num(value)
+    if value is None:
+        return "—"
+    return str(value)
+
+
+# shown in their own columns (output, Δ params, Δ MACs) or by the path column
+OWN_COLUMNS = ("path", "output", "params", "macs", "flops")
+
+
+def _diff_rows(d, value=lambda text: text, text=lambda t: t) -> list[list[str]]:
+    """One row per change: change, path, op, output, what, Δ params, Δ MACs. ``value`` wraps
+    numbers and formulas, ``text`` words (Markdown escapes them)."""
+    from .diff import args_of
+
     rows = []
     for c in d.changes:
         ref = c.new or c.old
-        shape = (f"{c.old.output} → {c.new.output}" if c.kind == "changed" and
-                 str(c.old.output) != str(c.new.output) else str(ref.output))
-        rows.append([c.kind, ref.path + (f" ({ref.name})" if ref.name else ""), ref.op, shape,
-                     _delta(c.delta("params")), _delta(c.delta("macs"))])
+        if c.kind == "changed":
+            path = text(c.new.path if c.old.path == c.new.path
+                        else f"{c.old.path} → {c.new.path}")
+            out = (value(str(c.new.output)) if str(c.old.output) == str(c.new.output)
+                   else f"{value(str(c.old.output))} → {value(str(c.new.output))}")
+            what = "; ".join(
+                f"{text(f.field[5:] if f.field.startswith('args.') else f.field)}: "
+                f"{value(_field_text(f.field, f.old))} → {value(_field_text(f.field, f.new))}"
+                for f in c.fields if f.field not in OWN_COLUMNS)
+        else:
+            path, out = text(ref.path), value(str(ref.output))
+            what = " ".join(f"{text(k)}={value(_arg_text(v))}"
+                            for k, v in args_of(ref).items())
+        rows.append([c.kind, path, text(ref.op), out, what,
+                     value(_delta(c.delta("params"))), value(_delta(c.delta("macs")))])
     return rows
 
 
-DIFF_COLUMNS = ("change", "path", "op", "output", "Δ params", "Δ MACs")
+DIFF_COLUMNS = ("change", "path", "op", "output", "what", "Δ params", "Δ MACs")
+
+
+def _field_json(field, value):
+    if field in ("input", "output"):
+        return shape_json(value)
+    return jsonable(value)
 
 
 def diff_output(d, fmt_name: str) -> str | None:
+    from .diff import args_of
+
     totals = [(k, d.old.totals[k], d.new.totals[k], d.total_delta(k))
               for k in ("params", "macs", "flops", "activations")]
     if fmt_name == "json":
         def side(r):
-            return None if r is None else row_dict(r)
+            return None if r is None else {**row_dict(r), "args": jsonable(args_of(r))}
         return json.dumps({
             "schema": DIFF_SCHEMA, "old": d.old.file, "new": d.new.file,
             "output": {"old": shape_json(d.old.output), "new": shape_json(d.new.output)},
             "totals": {k: {"old": jsonable(a), "new": jsonable(b), "delta": jsonable(x)}
                        for k, a, b, x in totals},
             "layers": [{"change": c.kind, "old": side(c.old), "new": side(c.new),
-                        "delta": {"params": jsonable(c.delta("params")),
-                                  "macs": jsonable(c.delta("macs"))}} for c in d.changes],
+                        "fields": [{"field": f.field, "old": _field_json(f.field, f.old),
+                                    "new": _field_json(f.field, f.new)} for f in c.fields],
+                        "delta": {k: jsonable(c.delta(k)) for k in ("params", "macs", "flops")}}
+                       for c in d.changes],
         }, indent=2) + "\n"
     if fmt_name == "markdown":
-        lines = [f"**{d.old.file} → {d.new.file}**", "",
+        lines = [f"**{_md_escape(d.old.file)} → {_md_escape(d.new.file)}**", "",
                  "| | old | new | Δ |", "|---|---:|---:|---:|"]
-        lines += [f"| {k} | {num(a)} | {num(b)} | {_delta(x)} |" for k, a, b, x in totals]
+        lines += [f"| {k} | {_md_value(num(a))} | {_md_value(num(b))} | "
+                  f"{_md_value(_delta(x))} |" for k, a, b, x in totals]
         lines += ["", "| " + " | ".join(DIFF_COLUMNS) + " |",
-                  "|---|---|---|---|---:|---:|"]
-        lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |"
-                  for row in _diff_rows(d)]
+                  "|---|---|---|---|---|---:|---:|"]
+        lines += ["| " + " | ".join(row) + " |"
+                  for row in _diff_rows(d, _md_value, _md_escape)]
         if not d.changes:
-            lines.append("| | no layer changed | | | | |")
+            lines.append("| | no layer changed | | | | | |")
         return "\n".join(lines) + "\n"
     from rich.table import Table
 
@@ -640,11 +743,13 @@ def diff_output(d, fmt_name: str) -> str | None:
         summary.add_row(k, num(a), num(b), _delta(x))
     out.print(summary)
     if d.changes:
+        from rich.text import Text
+
         table = Table(box=None, header_style="bold")
         for col in DIFF_COLUMNS:
             table.add_column(col, justify="right" if col.startswith("Δ") else "left")
         for row in _diff_rows(d):
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))  # paths and values, never markup
         out.print(table)
     else:
         out.print("no layer changed")

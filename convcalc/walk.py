@@ -65,6 +65,7 @@ class Row:
     parts: tuple = ()
     ancestors: tuple[tuple[str, str], ...] = ()  # (path, what) of enclosing blocks/structures
     batch: int = 1  # macs and flops above are already multiplied by it; shapes are per sample
+    args: tuple = ()  # (key, value) as written, evaluated (lists as tuples): what diff compares
 
     @property
     def activations(self) -> Any:
@@ -366,7 +367,8 @@ class _Walker:
             raise err.at(loc)
         rf = x.rf.then(effect.rf, self.extent)
         self.add_row(path, label, opdef.name, x.shape, effect.output, effect.params,
-                     effect.macs, effect.flops, rf, item.loc, effect.parts, ancestors)
+                     effect.macs, effect.flops, rf, item.loc, effect.parts, ancestors,
+                     tuple((k, _frozen(v)) for k, v in args.items()))
         return Tensor(effect.output, rf)
 
     def arguments(self, item, opdef, env) -> dict[str, Any]:
@@ -390,7 +392,7 @@ class _Walker:
         return args
 
     def add_row(self, path, name, op, inp, out, params, macs, flops, rf, loc, parts,
-                ancestors) -> None:
+                ancestors, args=()) -> None:
         if len(self.rows) >= MAX_ROWS:
             raise SpecError(f"the network has more than {MAX_ROWS:,} layers", loc=loc)
         if not (out.channels is None or type(out.channels) is int) or not all(
@@ -405,7 +407,7 @@ class _Walker:
         if self.batch != 1 or type(macs) is not int or type(flops) is not int:
             macs, flops = (None if v is None else _clean(v * self.batch) for v in (macs, flops))
         self.rows.append(Row(len(self.rows), path, name, op, inp, out, _clean(params), macs,
-                             flops, rf, loc, parts, ancestors, self.batch))
+                             flops, rf, loc, parts, ancestors, self.batch, args))
 
     def block(self, item, x, env, scope, path, ancestors, stack) -> Tensor:
         block = self.net.blocks[item.name]
@@ -485,16 +487,18 @@ class _Walker:
             names.append(f"'{name}'")
         return self.finish_merge(item.name, tensors, item.loc,
                                  self.context(item.name, path, stack), names, path, label,
-                                 ancestors)
+                                 ancestors, (("tensors", tuple(ny.value for ny in names_y)),))
 
-    def finish_merge(self, how, tensors, loc, context, names, path, label, ancestors):
+    def finish_merge(self, how, tensors, loc, context, names, path, label, ancestors,
+                     args=()):
         shapes = [t.shape for t in tensors]
         out = self.merge_shapes(how, shapes, loc, context, names)
         rf = tensors[0].rf
         for t in tensors[1:]:
             rf = rf.union(t.rf)
         flops = ops.merge_flops(how, len(tensors), out)
-        self.add_row(path, label, how, shapes[0], out, 0, 0, flops, rf, loc, (), ancestors)
+        self.add_row(path, label, how, shapes[0], out, 0, 0, flops, rf, loc, (), ancestors,
+                     args)
         return Tensor(out, rf)
 
     def merge_shapes(self, how, shapes, loc, context, names) -> Shape:
@@ -620,6 +624,10 @@ def _literal(value) -> bool:
     return isinstance(value, (int, float))  # bool is an int
 
 
+def _frozen(value):
+    return tuple(_frozen(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
 def _alias_loc(keys: dict, canon: str):
     for spelled, loc in keys.items():
         if ops.KEY_ALIASES.get(spelled) == canon:
@@ -656,7 +664,7 @@ def collapse(report: Report, depth: int) -> tuple[Row, ...]:
             key = None
             out.append(Row(len(out), row.path, row.name, row.op, row.input, row.output,
                            row.params, row.macs, row.flops, row.rf, row.loc, row.parts,
-                           row.ancestors, row.batch))
+                           row.ancestors, row.batch, row.args))
             continue
         if k != key:
             flush()

@@ -487,17 +487,21 @@ def test_bad_format(tmp_path, capsys, monkeypatch):
 #   relu, maxpool: same op, wider output (24 channels), no params or MACs
 #   conv 2: params 32·24·9 + 32 = 6,944 (+2,304), MACs 32·216·64 = 442,368 (+147,456)
 #   gap, flatten, linear: unchanged, not listed
+#   FLOPs per row: conv 0 (2·27)·24·1,024 = 1,327,104 (+442,368); bn 2·24,576 = 49,152;
+#   relu 24,576 (+8,192); maxpool 3·6,144 = 18,432 (+6,144); conv 2 2·442,368 (+294,912)
 #   totals: params 7,994 (+2,576); MACs 1,106,240 (+368,640)
 #   FLOPs: 1,327,104 + 49,152 + 24,576 + 18,432 + 884,736 + 2,048 + 640 = 2,306,688 (+800,768)
 #   activations: 3·24,576 + 6,144 + 2,048 + 32 + 32 + 10 = 81,994 (+43,008)
 NEW = SMALL.replace("out: 16", "out: 24").replace("  - relu\n", "  - bn\n  - relu\n")
 
-DIFF_ROWS = [  # change, path, op, output, Δ params, Δ MACs
-    ["changed", "0", "conv", "16×32×32 → 24×32×32", "+224", "+221,184"],
-    ["added", "1", "bn", "24×32×32", "+48", "0"],
-    ["changed", "2", "relu", "16×32×32 → 24×32×32", "0", "0"],
-    ["changed", "3", "maxpool", "16×16×16 → 24×16×16", "0", "0"],
-    ["changed", "4", "conv", "32×8×8", "+2,304", "+147,456"],
+DIFF_ROWS = [  # change, path (old → new), op, output, what, Δ params, Δ MACs
+    ["changed", "0", "conv", "16×32×32 → 24×32×32", "out: 16 → 24", "+224", "+221,184"],
+    ["added", "1", "bn", "24×32×32", "", "+48", "0"],
+    ["changed", "1 → 2", "relu", "16×32×32 → 24×32×32", "input: 16×32×32 → 24×32×32", "0",
+     "0"],
+    ["changed", "2 → 3", "maxpool", "16×16×16 → 24×16×16", "input: 16×32×32 → 24×32×32", "0",
+     "0"],
+    ["changed", "3 → 4", "conv", "32×8×8", "input: 16×16×16 → 24×16×16", "+2,304", "+147,456"],
 ]
 DIFF_TOTALS = [  # quantity, old, new, Δ
     ["params", "5,418", "7,994", "+2,576"],
@@ -522,8 +526,8 @@ def test_diff_markdown(two_versions, capsys, monkeypatch):
         "**old.yaml → new.yaml**", "",
         "| | old | new | Δ |", "|---|---:|---:|---:|",
         *("| " + " | ".join(r) + " |" for r in DIFF_TOTALS), "",
-        "| change | path | op | output | Δ params | Δ MACs |",
-        "|---|---|---|---|---:|---:|",
+        "| change | path | op | output | what | Δ params | Δ MACs |",
+        "|---|---|---|---|---|---:|---:|",
         *("| " + " | ".join(r) + " |" for r in DIFF_ROWS)]) + "\n"
 
 
@@ -534,7 +538,7 @@ def test_diff_table(two_versions, capsys, monkeypatch):
     assert lines[0] == ["old.yaml", "→", "new.yaml"]
     assert lines[1] == ["old", "new", "Δ"]
     assert lines[2:6] == DIFF_TOTALS
-    assert lines[6] == ["change", "path", "op", "output", "Δ", "params", "Δ", "MACs"]
+    assert lines[6] == ["change", "path", "op", "output", "what", "Δ", "params", "Δ", "MACs"]
     assert lines[7:] == [[c for cell in r for c in cell.split()] for r in DIFF_ROWS]
 
 
@@ -555,9 +559,17 @@ def test_diff_json(two_versions, capsys, monkeypatch):
         ("changed", "conv"), ("added", "bn"), ("changed", "relu"), ("changed", "maxpool"),
         ("changed", "conv")]
     assert [x["delta"] for x in layers] == [
-        {"params": 224, "macs": 221184}, {"params": 48, "macs": 0},
-        {"params": 0, "macs": 0}, {"params": 0, "macs": 0},
-        {"params": 2304, "macs": 147456}]
+        {"params": 224, "macs": 221184, "flops": 442368},
+        {"params": 48, "macs": 0, "flops": 49152},
+        {"params": 0, "macs": 0, "flops": 8192}, {"params": 0, "macs": 0, "flops": 6144},
+        {"params": 2304, "macs": 147456, "flops": 294912}]
+    assert [[f["field"] for f in x["fields"]] for x in layers] == [
+        ["args.out", "output", "params", "macs", "flops"], [],
+        ["input", "output", "flops"], ["input", "output", "flops"],
+        ["input", "params", "macs", "flops"]]
+    assert layers[0]["fields"][0] == {"field": "args.out", "old": 16, "new": 24}
+    assert layers[4]["fields"][0] == {"field": "input", "old": [16, 16, 16],
+                                      "new": [24, 16, 16]}
     conv0 = layers[0]
     assert (conv0["old"]["params"], conv0["new"]["params"]) == (448, 672)
     assert (conv0["old"]["output"], conv0["new"]["output"]) == ([16, 32, 32], [24, 32, 32])
@@ -567,12 +579,13 @@ def test_diff_json(two_versions, capsys, monkeypatch):
     # the deltas add up to the total deltas
     assert sum(x["delta"]["params"] for x in layers) == doc["totals"]["params"]["delta"]
     assert sum(x["delta"]["macs"] for x in layers) == doc["totals"]["macs"]["delta"]
+    assert sum(x["delta"]["flops"] for x in layers) == doc["totals"]["flops"]["delta"]
 
 
 def test_diff_of_identical_files(two_versions, capsys, monkeypatch):
     code, out, _ = cli(capsys, monkeypatch, "diff", "old.yaml", "old.yaml", "-f", "markdown")
     assert code == 0
-    assert out.splitlines()[-1] == "| | no layer changed | | | | |"
+    assert out.splitlines()[-1] == "| | no layer changed | | | | | |"
     assert "| params | 5,418 | 5,418 | 0 |" in out
 
 
