@@ -104,6 +104,8 @@ class RFStep:
         p1, q1, p2, q2 = self.period, self.advance, other.period, other.advance
         g = gcd(q2, p1)
         period, advance = p2 * (p1 // g), q1 * (q2 // g)
+        if period > MAX_PERIOD:
+            return UNKNOWN
         taps = []
         for r in range(period):
             m, ph = divmod(r, p2)
@@ -292,6 +294,8 @@ def _union(a, b):
     if qa * pb != qb * pa:
         return None
     period = pa * pb // gcd(pa, pb)
+    if period > MAX_PERIOD:
+        return None
     advance = qa * (period // pa)
     lo = [_least((_at(loa, pa, qa, r), _at(lob, pb, qb, r))) for r in range(period)]
     hi = [_most((_at(hia, pa, qa, r), _at(hib, pb, qb, r))) for r in range(period)]

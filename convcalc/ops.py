@@ -20,7 +20,7 @@ from fractions import Fraction
 from math import gcd
 from typing import Any, Callable
 
-from .core import Effect, RFStep, Shape, IDENTITY, UNKNOWN
+from .core import Effect, RFStep, Shape, IDENTITY, MAX_PERIOD, UNKNOWN
 from .dims import Dim, floordiv, fmt, is_symbolic, prod
 from .errors import ShapeError, SpecError, did_you_mean
 
@@ -349,6 +349,8 @@ def _transposed_step(k: int, s: int, lo: int, d: int) -> RFStep:
     o = r + m*s reads the inputs i = (r + lo - j*d)/s + m for the taps j that divide: a pattern
     of period s (the jump is 1/s), at most floor((k-1)*g/s) + 1 inputs, d/g apart, g = gcd(d, s);
     a phase no tap lands on reads nothing."""
+    if s > MAX_PERIOD:
+        return UNKNOWN
     taps = []
     for r in range(s):
         reads = sorted((r + lo - j * d) // s for j in range(k) if (r + lo - j * d) % s == 0)
@@ -650,6 +652,8 @@ def _adaptive_windows(n: Dim, o: int):
         return sum(-floordiv(-(i + 1) * n, o) - floordiv(i * n, o) for i in range(o)), UNKNOWN
     sizes = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o)]
     g = gcd(n, o)
+    if o // g > MAX_PERIOD:
+        return sum(sizes), UNKNOWN
     step = RFStep.make(o // g, n // g, tuple(((i * n // o, 1, sizes[i]),) for i in range(o // g)))
     return sum(sizes), step
 
@@ -871,6 +875,8 @@ def _resize_step(n: Dim, o: Dim, scale: int | None, linear: bool, align: bool) -
         return UNKNOWN
     else:
         ratio = Fraction(n, o)
+    if ratio.denominator > MAX_PERIOD:
+        return UNKNOWN
     taps = []
     for u in range(ratio.denominator):
         x = u * ratio if align or not linear else (u + Fraction(1, 2)) * ratio - Fraction(1, 2)
@@ -890,7 +896,8 @@ def pixel_shuffle(x: Shape, a: Args) -> Effect:
                          f"{block}", key="r")
     outs = tuple(n * r for n in x.spatial)
     return Effect(_out_shape(None if c is None else c // block, outs), 0, 0, 0,
-                  (RFStep.make(r, 1, (((0, 1, 1),),) * r),) * x.rank, ())
+                  (RFStep.make(r, 1, (((0, 1, 1),),) * r) if r <= MAX_PERIOD else UNKNOWN,)
+                  * x.rank, ())
 
 
 @register("channel_shuffle", Key("g", "count", doc="groups"),
