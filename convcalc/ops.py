@@ -20,7 +20,7 @@ from fractions import Fraction
 from math import gcd
 from typing import Any, Callable
 
-from .core import Effect, RFStep, Shape, IDENTITY
+from .core import Effect, RFStep, Shape, IDENTITY, MAX_PERIOD, UNKNOWN
 from .dims import Dim, floordiv, fmt, is_symbolic, prod
 from .errors import ShapeError, SpecError, did_you_mean
 
@@ -342,9 +342,8 @@ def _window(op: str, axis: str, n: Dim, k: int, s: int, lo: int, hi: int, d: int
         text += f" = {fmt(out)}"
     else:
         text = f"{axis}: floor({core}) + 1 = {fmt(out)}"
-    span = d * (k - 1)
-    shift = span // 2 - lo if span % 2 == 0 else Fraction(span, 2) - lo  # ints when they can
-    return out, text, RFStep(grow=span, scale=s, shift=shift)
+    # output unit o reads input units o*s - lo + j*d, j < k (padding positions count: SPEC §4)
+    return out, text, RFStep.window(-lo, d, k, s)
 
 
 def _windows(op: str, x: Shape, k, s, pads, d, ceil=False):
@@ -362,8 +361,7 @@ def _transposed(op: str, axis: str, n: Dim, k: int, s: int, lo: int, hi: int, d:
                 a: int) -> tuple[Dim, str, RFStep]:
     """Transposed conv along one axis (PyTorch ConvTranspose2d docs; D&V relationship 14):
         out = (n - 1)*s - lo - hi + d*(k - 1) + output_padding + 1
-    Receptive field: the jump divides by s (an exact fraction); one output unit depends on the
-    inputs whose taps land on it: at most floor((k-1)*g/s) + 1 of them, d/g apart, g = gcd(d, s)."""
+    Receptive field: see :func:`_transposed_step`."""
     if a >= s and a >= d:
         raise ShapeError(f"{op}: output_padding {a} must be smaller than the stride {s} or the "
                          f"dilation {d} along {axis} (PyTorch's rule)", key="op")
@@ -373,10 +371,22 @@ def _transposed(op: str, axis: str, n: Dim, k: int, s: int, lo: int, hi: int, d:
                          f"removes more than the transposed conv produces")
     text = (f"{axis}: ({fmt(n)} - 1)*{s} - {_pad_text(lo, hi)} + {d}*({k} - 1) + {a} + 1 "
             f"= {fmt(out)}")
-    g = gcd(d, s)
-    step = RFStep(grow=((k - 1) * g // s) * Fraction(d, g), scale=Fraction(1, s),
-                  shift=Fraction(2 * lo - d * (k - 1), 2 * s))
-    return out, text, step
+    return out, text, _transposed_step(k, s, lo, d)
+
+
+def _transposed_step(k: int, s: int, lo: int, d: int) -> RFStep:
+    """Input unit i feeds output units i*s - lo + j*d, j < k (PyTorch's ConvTranspose), so output
+    o = r + m*s reads the inputs i = (r + lo - j*d)/s + m for the taps j that divide: a pattern
+    of period s (the jump is 1/s), at most floor((k-1)*g/s) + 1 inputs, d/g apart, g = gcd(d, s);
+    a phase no tap lands on reads nothing."""
+    if s > MAX_PERIOD:
+        return UNKNOWN
+    taps = []
+    for r in range(s):
+        reads = sorted((r + lo - j * d) // s for j in range(k) if (r + lo - j * d) % s == 0)
+        taps.append(((reads[0], d // gcd(d, s) if len(reads) > 1 else 1, len(reads)),)
+                    if reads else ())
+    return RFStep.make(s, 1, tuple(taps))
 
 
 def _check_groups(op: str, cin: int | None, cout: int | None, g: int) -> None:
@@ -496,8 +506,7 @@ def _chain(first, second):
     """Two RF steps as one: apply first, then second (in units of the first's input jump)."""
     if first is None or second is None:
         return None
-    return tuple(RFStep(grow=f.grow + g.grow * f.scale, scale=f.scale * g.scale,
-                        shift=f.shift + g.shift * f.scale) for f, g in zip(first, second))
+    return tuple(f.then(g) for f, g in zip(first, second))
 
 
 @register("sepconv", OUT, K, S, P, D, MULT, BIAS,
@@ -679,28 +688,32 @@ def avgpool(x: Shape, a: Args) -> Effect:
 
 def _adaptive_windows(n: Dim, o: int):
     """PyTorch's adaptive pooling windows along one axis: [floor(i*n/o), ceil((i+1)*n/o)).
-    Returns (total of window sizes, largest window, RF step)."""
+    Returns (total of window sizes, RF step). The step extends the windows to every integer i
+    (period o/g, advance n/g, g = gcd(n, o)); they depend on n, so a symbolic n gives UNKNOWN."""
     if is_symbolic(n):
-        total = sum(-floordiv(-(i + 1) * n, o) - floordiv(i * n, o) for i in range(o))
         if o == 1:
-            return n, None, None
-        return total, None, None
+            return n, UNKNOWN
+        return sum(-floordiv(-(i + 1) * n, o) - floordiv(i * n, o) for i in range(o)), UNKNOWN
     sizes = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o)]
-    biggest = max(sizes)
-    step = RFStep(grow=biggest - 1, scale=Fraction(n, o), shift=Fraction(sizes[0] - 1, 2))
-    return sum(sizes), biggest, step
+    g = gcd(n, o)
+    if o // g > MAX_PERIOD:
+        return sum(sizes), UNKNOWN
+    step = RFStep.make(o // g, n // g, tuple(((i * n // o, 1, sizes[i]),) for i in range(o // g)))
+    return sum(sizes), step
 
 
 def _adaptive(op: str, x: Shape, out, is_max: bool) -> Effect:
     totals, steps = [], []
     for n, o in zip(x.spatial, out):
-        total, _, step = _adaptive_windows(n, o)
+        total, step = _adaptive_windows(n, o)
         totals.append(total)
         steps.append(step)
     shape = _out_shape(x.channels, out)
     read = None if x.channels is None else x.channels * prod(totals)
     flops = None if read is None else (read - shape.numel() if is_max else read)
-    rf = None if any(st is None for st in steps) else tuple(steps)
+    # output size 1 on every axis is global pooling (AdaptiveAvgPool2d(1)): like gap, the field
+    # is the whole input (SPEC §4)
+    rf = None if all(o == 1 for o in out) else tuple(steps)
     texts = tuple(f"{axis}: {o} (windows [floor(i*{fmt(n)}/{o}), ceil((i+1)*{fmt(n)}/{o})))"
                   for axis, n, o in zip(AXIS_NAMES[x.rank], x.spatial, out))
     return Effect(shape, 0, 0, flops, rf, texts)
@@ -888,23 +901,39 @@ def upsample(x: Shape, a: Args) -> Effect:
     outs = a.size if a.size is not None else tuple(n * s for n, s in zip(x.spatial, a.scale))
     shape = _out_shape(x.channels, outs)
     per = 0 if a.mode == "nearest" else 3 * (2 ** x.rank - 1)
-    grow = 0 if a.mode == "nearest" else 1
-    steps = []
-    for n, o, s in zip(x.spatial, outs, a.scale or (None,) * x.rank):
-        # with a scale the step is 1/scale whatever n is; with a size it needs n/size
-        if s is not None:
-            ratio = Fraction(1, s)
-        elif is_symbolic(n) or is_symbolic(o):
-            steps = None
-            break
-        else:
-            ratio = Fraction(n, o)
-        steps.append(RFStep(grow=grow, scale=ratio, shift=Fraction(grow, 2)))
+    steps = tuple(_resize_step(n, o, s, a.mode != "nearest", a.align_corners)
+                  for n, o, s in zip(x.spatial, outs, a.scale or (None,) * x.rank))
     texts = tuple(f"{axis}: " + (f"{fmt(n)}*{s} = {fmt(o)}" if a.scale else f"{fmt(o)}")
                   for axis, n, s, o in zip(AXIS_NAMES[x.rank], x.spatial,
                                            a.scale or (None,) * x.rank, outs))
-    return Effect(shape, 0, 0, _elementwise_flops(shape, per),
-                  None if steps is None else tuple(steps), texts)
+    return Effect(shape, 0, 0, _elementwise_flops(shape, per), steps, texts)
+
+
+def _resize_step(n: Dim, o: Dim, scale: int | None, linear: bool, align: bool) -> RFStep:
+    """The input units output unit u of an upsample reads: PyTorch's source index
+    (aten UpSample.h), without its clamping at the borders (SPEC §4: unbounded input).
+    nearest: floor(u*rho); linear modes: floor(x) and floor(x) + 1, the second only when its
+    weight, the fractional part of x, is not 0, with x = (u + 1/2)*rho - 1/2, or with
+    align_corners x = u*(n - 1)/(o - 1) (0 when o = 1); rho = 1/scale when a scale is given,
+    else n/o. A ratio that needs a symbolic size gives UNKNOWN."""
+    if linear and align:
+        if is_symbolic(n) or is_symbolic(o):
+            return UNKNOWN
+        ratio = Fraction(n - 1, o - 1) if o > 1 else Fraction(0)
+    elif scale is not None:
+        ratio = Fraction(1, scale)
+    elif is_symbolic(n) or is_symbolic(o):
+        return UNKNOWN
+    else:
+        ratio = Fraction(n, o)
+    if ratio.denominator > MAX_PERIOD:
+        return UNKNOWN
+    taps = []
+    for u in range(ratio.denominator):
+        x = u * ratio if align or not linear else (u + Fraction(1, 2)) * ratio - Fraction(1, 2)
+        first = x.numerator // x.denominator
+        taps.append(((first, 1, 2 if linear and x != first else 1),))
+    return RFStep.make(ratio.denominator, ratio.numerator, tuple(taps))
 
 
 @register("pixel_shuffle", Key("r", "count", doc="upscale factor"), ranks=(2,),
@@ -920,7 +949,8 @@ def pixel_shuffle(x: Shape, a: Args) -> Effect:
                          f"{block}", key="r")
     outs = tuple(n * r for n in x.spatial)
     return Effect(_out_shape(None if c is None else c // block, outs), 0, 0, 0,
-                  (RFStep(scale=Fraction(1, r)),) * x.rank, ())
+                  (RFStep.make(r, 1, (((0, 1, 1),),) * r) if r <= MAX_PERIOD else UNKNOWN,)
+                  * x.rank, ())
 
 
 @register("channel_shuffle", Key("g", "count", doc="groups"),
@@ -967,7 +997,7 @@ def pad(x: Shape, a: Args) -> Effect:
     pads = _pads("pad", a.p, (1,) * x.rank, (1,) * x.rank, (1,) * x.rank)
     outs = tuple(n + lo + hi for n, (lo, hi) in zip(x.spatial, pads))
     return Effect(_out_shape(x.channels, outs), 0, 0, 0,
-                  tuple(RFStep(shift=-lo) for lo, _ in pads), ())
+                  tuple(RFStep.window(-lo, 1, 1) for lo, _ in pads), ())
 
 
 @register("crop", PAD_KEY, summary="remove p from each side (U-Net's skip crops)",
@@ -980,7 +1010,7 @@ def crop(x: Shape, a: Args) -> Effect:
         if not is_symbolic(o) and o < 1:
             raise ShapeError(f"crop: cropping {fmt(n)} leaves {o}", key="p")
     return Effect(_out_shape(x.channels, outs), 0, 0, 0,
-                  tuple(RFStep(shift=lo) for lo, _ in a.p), ())
+                  tuple(RFStep.window(lo, 1, 1) for lo, _ in a.p), ())
 
 
 @register("slice", Key("from", "int0", 0), Key("to", "count", None),

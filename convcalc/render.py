@@ -67,11 +67,27 @@ def rf_dict(rf: RF) -> dict:
 
 @lru_cache(maxsize=4096)
 def _rf_items(rf: RF) -> tuple:
-    return tuple((key, tuple(jsonable(getattr(rf, key)))) for key in ("size", "jump", "start"))
+    """size and jump as jsonable gives them (a fractional jump as "1/2", SPEC §5); start, an
+    integer or a half-integer, as a JSON number (111.5 is exact in binary); unknown: null."""
+    return (("size", tuple(jsonable(rf.size))), ("jump", tuple(jsonable(rf.jump))),
+            ("start", tuple(_start_json(v) for v in rf.start)))
+
+
+def _start_json(x: Any) -> Any:
+    if type(x) is Fraction:
+        return int(x) if x.denominator == 1 else float(x)
+    return jsonable(x)
 
 
 def rf_text(values) -> str:
-    return "×".join(fmt(v) for v in values)
+    """One receptive-field quantity per axis; unknown (``None``) as —."""
+    return "×".join("—" if v is None else fmt(v) for v in values)
+
+
+def rf_start_text(values) -> str:
+    """Centres as numbers people read the same way as the JSON: 111.5, not 223/2."""
+    return "×".join("—" if v is None else str(_start_json(v)) if type(v) is Fraction else fmt(v)
+                    for v in values)
 
 
 def shape_text(shape: Shape) -> str:
@@ -137,9 +153,10 @@ def print_layer(report) -> None:
         add(f"  {name}", shape_text(part.output),
             [f"params {num(part.params)}, MACs {num(part.macs)}, FLOPs {num(part.flops)}"])
     rf = report.rf
-    add("RF size", rf_text(rf.size), ["input positions one output unit can see"])
+    add("RF size", rf_text(rf.size), ["largest span of input positions one output unit "
+                                      "depends on"])
     add("RF jump", rf_text(rf.jump), ["input positions between adjacent outputs"])
-    add("RF start", rf_text(rf.start), ["centre of the first output unit's field"])
+    add("RF start", rf_start_text(rf.start), ["centre of output unit 0's field"])
     lines = [_style(title, BOLD)] + _layout(["", "", ""], body, None, {1})[1:]
     lines.append(_style(CONVENTIONS_SHORT, DIM))
     sys.stdout.write("\n".join(lines) + "\n")
@@ -482,7 +499,7 @@ def net_csv(report, rows) -> str:
     for r in rows:
         w.writerow([r.index, r.path, r.name or "", r.op, str(r.input), str(r.output),
                     fmt(r.params), fmt(r.macs), fmt(r.flops), rf_text(r.rf.size),
-                    rf_text(r.rf.jump), rf_text(r.rf.start)])
+                    rf_text(r.rf.jump), rf_start_text(r.rf.start)])
     t = report.totals
     w.writerow(["", "total", "", "", str(report.input), str(report.output), fmt(t["params"]),
                 fmt(t["macs"]), fmt(t["flops"]), "", "", ""])

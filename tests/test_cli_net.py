@@ -220,7 +220,7 @@ def test_json_matches_the_schema(net, files):
                      "macs": 8 * 27 * 32 * 32, "flops": 2 * 8 * 27 * 32 * 32,
                      "rf": {"size": [3, 3], "jump": [1, 1], "start": [0, 0]}}
     assert data["layers"][1]["name"] is None
-    assert data["layers"][3]["rf"]["start"] == ["1/2", "1/2"]  # fractions as strings
+    assert data["layers"][3]["rf"]["start"] == [1 / 2, 1 / 2]  # half-integers as numbers
     assert_totals_are_layer_sums(data)
     assert data["totals"]["activations"] == sum(numel(layer["output"])
                                                 for layer in data["layers"])

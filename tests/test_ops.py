@@ -194,7 +194,8 @@ CATALOG = [
          macs=2 * 2 * 3 * 5 * 9),
     case("conv:same-even-kernel-extra-pad-at-end", "conv", (1, 10), {"out": 1, "k": 4,
                                                                      "p": "same"},
-         output=(1, 10), rf=(ops.RFStep(grow=3, scale=1, shift=Fraction(3, 2) - 1),)),
+         # padding (1, 2): output o reads o - 1 .. o + 2
+         output=(1, 10), rf=(ops.RFStep.window(-((4 - 1) // 2), 1, 4),)),
     case("conv:same-dilated", "conv", (1, 10, 7), {"out": 1, "k": 3, "d": 2, "p": "same"},
          output=(1, 10, 7)),
     case("conv:valid", "conv", (1, 10), {"out": 1, "k": 4, "p": "valid"}, output=(1, 7)),
@@ -388,19 +389,52 @@ RF_CASES = [
                  RF((7, 1), (4, 1), (3, 0)), id="conv-k7x1-s4x1"),
     pytest.param("maxpool", (1, 32), {"k": 3, "s": 2, "p": 1, "d": 2},
                  RF((2 * (3 - 1) + 1,), (2,), (1,)), id="maxpool-k3-s2-p1-d2"),
-    # transposed: jump 1/s; size floor((k-1)*g/s)*(d/g) + 1 with g = gcd(d, s); start is
-    # output 0's place on the input grid, (p - d*(k-1)/2)/s (k3 s3: outputs 0, 1, 2 sit at
-    # -1/3, 0, 1/3 around input 0, which they all read)
+    # transposed: jump 1/s; output o reads the inputs i with o = i*s - p + j*d (tap j < k):
+    # at most floor((k-1)*g/s) + 1 of them, d/g apart, g = gcd(d, s); start is the centre of
+    # the inputs output 0 reads.
+    # k4 s2 p1: output 0 reads i = (0 + 1 - j)/2 for j = 1, 3: {0, -1}; every output reads 2
     pytest.param("deconv", (1, 8), {"out": 1, "k": 4, "s": 2, "p": 1},
-                 RF((3 // 2 + 1,), (Fraction(1, 2),), (Fraction(2 * 1 - (4 - 1), 2 * 2),)),
+                 RF(((4 - 1) // 2 + 1,), (Fraction(1, 2),), (Fraction(-1 + 0, 2),)),
                  id="deconv-k4-s2-p1"),
+    # k3 s3: outputs 0, 1, 2 read input 0 alone (taps j = 0, 1, 2)
     pytest.param("deconv", (1, 8, 8), {"out": 1, "k": 3, "s": 3},
-                 RF((1, 1), (Fraction(1, 3),) * 2, (Fraction(-1, 3),) * 2),
+                 RF((1, 1), (Fraction(1, 3),) * 2, (0, 0)),
                  id="deconv-k3-s3-no-overlap"),
+    # k5 s2 d2: output 0 reads i = -j for j = 0..4, {-4, ..., 0}; odd outputs read nothing
     pytest.param("deconv", (1, 8), {"out": 1, "k": 5, "s": 2, "d": 2},
                  RF(((5 - 1) * 2 // 2 * (2 // 2) + 1,), (Fraction(1, 2),),
-                    (Fraction(0 - 2 * (5 - 1), 2 * 2),)),
+                    (Fraction(-4 + 0, 2),)),
                  id="deconv-k5-s2-d2"),
+    # k1 s2 p1: output o reads (o + 1)/2 when o is odd: unit 0 reads nothing, its start is
+    # the midpoint between input 0 (read by unit -1) and input 1 (read by unit 1)
+    pytest.param("deconv", (1, 8), {"out": 1, "k": 1, "s": 2, "p": 1},
+                 RF((1,), (Fraction(1, 2),), (Fraction(0 + 1, 2),)),
+                 id="deconv-k1-s2-p1-unit-0-reads-nothing"),
+    # adaptive pooling: windows [floor(i*n/o), ceil((i+1)*n/o)); 10 -> 3: [0, 4), [3, 7),
+    # [6, 10): the largest has 4, unit 0's centre is (0 + 3)/2
+    pytest.param("adaptive_avgpool", (1, 10), {"out": 3},
+                 RF((4,), (Fraction(10, 3),), (Fraction(0 + 3, 2),)), id="adaptive-10-to-3"),
+    # 7 -> 5: [0, 2), [1, 3), [2, 5), [4, 6), [5, 7): the middle window has 3
+    pytest.param("adaptive_maxpool", (1, 7), {"out": 5},
+                 RF((5 - 2,), (Fraction(7, 5),), (Fraction(0 + 1, 2),)), id="adaptive-7-to-5"),
+    pytest.param("adaptive_avgpool", (1, 6, 9), {"out": 1},
+                 RF((6, 9), (6, 9), (Fraction(6 - 1, 2), Fraction(9 - 1, 2)), whole=True),
+                 id="adaptive-to-1-is-global"),
+    # upsample (PyTorch's source index, unclamped): nearest x2 reads floor(o/2); bilinear x2
+    # reads floor(x), floor(x) + 1 with x = (o + 1/2)/2 - 1/2 = -1/4 for o = 0: {-1, 0}
+    pytest.param("upsample", (1, 8, 8), {"scale": 2},
+                 RF((1, 1), (Fraction(1, 2),) * 2, (0, 0)), id="upsample-nearest-x2"),
+    pytest.param("upsample", (1, 8, 8), {"scale": 2, "mode": "bilinear"},
+                 RF((2, 2), (Fraction(1, 2),) * 2, (Fraction(-1, 2),) * 2),
+                 id="upsample-bilinear-x2"),
+    # x3: x = (o + 1/2)/3 - 1/2 is a whole number for o = 1 (weight 0 on the second input)
+    pytest.param("upsample", (1, 8), {"scale": 3, "mode": "linear"},
+                 RF((2,), (Fraction(1, 3),), (Fraction(-1, 2),)), id="upsample-linear-x3"),
+    # align_corners, 4 -> 7: x = o*(4 - 1)/(7 - 1) = o/2, output 0 reads input 0 alone
+    pytest.param("upsample", (1, 4), {"size": 7, "mode": "linear", "align_corners": True},
+                 RF((2,), (Fraction(1, 2),), (0,)), id="upsample-linear-align-corners"),
+    pytest.param("pixel_shuffle", (4, 8, 8), {"r": 2},
+                 RF((1, 1), (Fraction(1, 2),) * 2, (0, 0)), id="pixel_shuffle-r2"),
     pytest.param("sepconv", (2, 16, 16), {"out": 4, "k": 3, "s": 2},
                  RF((3, 3), (2, 2), (1, 1)), id="sepconv-is-its-depthwise"),
     pytest.param("spatial_sepconv", (2, 16, 16), {"out": 4, "k": 3},
