@@ -381,11 +381,22 @@ def _transposed_step(k: int, s: int, lo: int, d: int) -> RFStep:
     a phase no tap lands on reads nothing."""
     if s > MAX_PERIOD:
         return UNKNOWN
+    g = gcd(d, s)
+    period = s // g  # the taps j that land on one phase are period apart
+    inverse = pow(d // g, -1, period) if period > 1 else 0
     taps = []
     for r in range(s):
-        reads = sorted((r + lo - j * d) // s for j in range(k) if (r + lo - j * d) % s == 0)
-        taps.append(((reads[0], d // gcd(d, s) if len(reads) > 1 else 1, len(reads)),)
-                    if reads else ())
+        if (r + lo) % g:
+            taps.append(())
+            continue
+        # the least j >= 0 with j*d = r + lo (mod s), then every period-th one below k
+        j0 = (r + lo) // g * inverse % period if period > 1 else 0
+        if j0 >= k:
+            taps.append(())
+            continue
+        last = j0 + (k - 1 - j0) // period * period
+        count = (last - j0) // period + 1
+        taps.append((((r + lo - last * d) // s, d // g if count > 1 else 1, count),))
     return RFStep.make(s, 1, tuple(taps))
 
 
