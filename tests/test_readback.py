@@ -142,7 +142,6 @@ class Checker:
 
 SKIP_JSON = {"schema", "name", "file", "path", "op", "conventions", "assumptions", "expect",
              "index", "batch", "change"}
-FRACTIONAL = ("jump", "start", "size")  # RF entries: exact division allowed
 
 
 def compare_json(check: Checker, sym, num, where: str = "") -> None:
@@ -175,7 +174,7 @@ def table_cells(lines: list[str]) -> list[list[str]]:
             j = i
             while j < width and blank[j]:
                 j += 1
-            if j - i >= 2 or i == 0:
+            if j - i >= 2:
                 cuts.append((i, j))
             i = j
         else:
@@ -215,6 +214,7 @@ def compare_net(check: Checker, sym: dict[str, str], num: dict[str, str]) -> Non
     assert len(smd) == len(nmd)
     summary = re.compile(r"\*\*.*\*\*: (.*) → (.*) — params (.*), MACs (.*), FLOPs (.*)$")
     sm, nm = summary.match(smd[0]), summary.match(nmd[0])
+    assert sm and nm, (smd[0], nmd[0])
     for i, name in enumerate(("input", "output", "params", "MACs", "FLOPs")):
         check.dims(f"markdown summary {name}", unmark(sm[i + 1]), unmark(nm[i + 1]))
     for sline, nline in zip(smd, nmd):
@@ -231,6 +231,7 @@ def compare_net(check: Checker, sym: dict[str, str], num: dict[str, str]) -> Non
     stext, ntext = sym["table"].splitlines(), num["table"].splitlines()
     title = re.compile(r"[^:]*: (.*) → (.*?)(, batch \d+)?$")
     st_, nt_ = title.match(stext[0]), title.match(ntext[0])
+    assert st_ and nt_, (stext[0], ntext[0])
     check.dims("title input", st_[1], nt_[1])
     check.dims("title output", st_[2], nt_[2])
     end = next(i for i, ln in enumerate(stext) if ln.startswith("activations: "))
