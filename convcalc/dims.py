@@ -177,7 +177,7 @@ def _paren(x, keep: tuple = (_ATOM, _POW)) -> str:
     neg, text, top = _signed(x)
     if not neg and top in keep:
         return text
-    return f"({_show(x)})"
+    return f"({_with_sign(neg, text, top)})"
 
 
 def _signed(x) -> tuple[bool, str, str]:
