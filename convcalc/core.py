@@ -48,7 +48,7 @@ class Shape:
         return None if self.channels is None else self.channels * prod(self.spatial)
 
     def __str__(self) -> str:
-        if self.channels is not None and all(type(x) is int for x in self.spatial):
+        if type(self.channels) is int and all(type(x) is int for x in self.spatial):
             return "×".join(map(str, self.dims))
         return "×".join(_dim_text(x) for x in self.dims)
 

@@ -4,15 +4,17 @@ Every formula in convcalc is written once, over values that are either Python in
 expressions in positive integer symbols (``H``, ``W``). Plain numbers never touch sympy: it is
 imported on first use of a symbol, so a numeric ``convcalc layer`` never pays its import time.
 
-Readable output: floors print as Python floor division, ``(H - 1)//2 + 1``, and a floor of a
-floor is merged (``floor(floor(y)/b) = floor(y/b)`` for integer ``b > 0``), so a chain of strided
-layers reads ``(H - 1)//4 + 1`` instead of nested floors.
+Readable output that reads back: every formula is a Python expression over ints that gives,
+with Python's ``//`` and ``%``, the number convcalc computes once the symbols are bound. Floors
+print as floor division, ``(H - 1)//2 + 1``, and a floor of a floor is merged
+(``floor(floor(y)/b) = floor(y/b)`` for integer ``b > 0``), so a chain of strided layers reads
+``(H - 1)//4 + 1`` instead of nested floors. See the printer below for signs and ceilings.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import reduce
+from functools import lru_cache, reduce
 from typing import Any, Iterable, Union
 
 Dim = Union[int, Any]  # int, or a sympy expression when a size is symbolic
@@ -137,64 +139,128 @@ def fmt(x: Any) -> str:
         return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
     if isinstance(x, (float, str)):  # real-valued keys (slope=0.01) and enum values (nearest)
         return str(x)
+    return _printed(x)
+
+
+@lru_cache(maxsize=4096)  # a report prints each size and count several times (rows, totals)
+def _printed(x) -> str:
     return _show(x)
 
 
-# -- a small printer: Python syntax, floor as //, no nested floor(...) calls -------------------
+# -- a small printer: Python syntax that reads back ----------------------------------------
+#
+# Every formula convcalc prints is a Python expression over ints that evaluates, with Python's
+# ``//`` and ``%``, to the number convcalc computes when the symbols are bound (``--set``).
+# Floors print as floor division, ``(H - 1)//2 + 1``; a floor of a negative numerator is the
+# negated ceiling, written with ``//`` too: ``floor(-x/b) = -((x + b - 1)//b)``, so no ``//``
+# ever follows a unary minus (Python reads ``-H//4`` as ``(-H)//4``, not ``-(H//4)``). A unary
+# minus before ``//`` or ``%`` gets parentheses: ``-(H//4)``. Rational coefficients (receptive
+# field centres) use true division: ``H/2 - 1/2``. sympy's Min/Max (not made by convcalc today)
+# would print as Python's ``min(a, b)``/``max(a, b)``.
 
-def _atom(x) -> bool:
-    return x.is_Symbol or (x.is_Integer and x >= 0)
-
-
-def _wrap(x) -> str:
-    s = _show(x)
-    return s if _atom(x) or isinstance(x, _sympy().Pow) else f"({s})"
+_ATOM, _POW, _MUL, _FLOOR, _ADD = "atom", "pow", "mul", "floor", "add"
 
 
 def _show(x) -> str:
-    sp = _sympy()
-    if x.is_Integer or x.is_Symbol:
-        return str(x)
-    if x.is_Rational:
-        return f"{x.p}/{x.q}"
-    if isinstance(x, sp.floor) or isinstance(x, sp.ceiling):
-        num, den = sp.fraction(sp.together(x.args[0]))
-        if isinstance(x, sp.floor):
-            if den.is_Integer and den > 0:
-                return f"{_wrap(num)}//{den}" if den != 1 else _show(num)
-            return f"floor({_show(x.args[0])})"
-        if den.is_Integer and den > 0:
-            return f"ceil({_show(num)}/{den})"
-        return f"ceil({_show(x.args[0])})"
-    if x.is_Add:
-        terms = x.as_ordered_terms()
-        out = _show(terms[0])
-        for t in terms[1:]:
-            if t.could_extract_minus_sign():
-                out += " - " + _mul_operand(-t)
-            else:
-                out += " + " + _mul_operand(t)
-        return out
-    if x.is_Mul:
-        if x.could_extract_minus_sign():
-            return "-" + _mul_operand(-x)
-        num, den = sp.fraction(x)
-        parts = [(_show(f) if (_atom(f) or f.is_Pow) else f"({_show(f)})")
-                 for f in sp.Mul.make_args(num)]
-        text = "*".join(parts)
-        if den != 1:
-            text += "/" + (_show(den) if _atom(den) else f"({_show(den)})")
+    return _with_sign(*_signed(x))
+
+
+def _with_sign(neg: bool, text: str, top: str) -> str:
+    """A magnitude with its sign: a unary minus binds tighter than ``//`` and ``%``."""
+    if not neg:
         return text
+    return "-" + (f"({text})" if top in (_FLOOR, _ADD) else text)
+
+
+def _paren(x, keep: tuple = (_ATOM, _POW)) -> str:
+    """``x`` as an operand: parenthesized unless its top operator is one of ``keep``."""
+    neg, text, top = _signed(x)
+    if not neg and top in keep:
+        return text
+    return f"({_with_sign(neg, text, top)})"
+
+
+def _signed(x) -> tuple[bool, str, str]:
+    """(negative, text of the magnitude, top operator of that text) for a sympy expression."""
+    sp = _sympy()
+    if x.is_Integer:
+        return x < 0, str(abs(x)), _ATOM
+    if x.is_Symbol:
+        return False, str(x), _ATOM
+    if x.is_Rational:
+        return x.p < 0, f"{abs(x.p)}/{x.q}", _MUL
+    if isinstance(x, (sp.floor, sp.ceiling, sp.Mod)):
+        return _floor_like(x)
+    if x.is_Add:
+        return False, _add(x), _ADD
+    if x.is_Mul or (x.is_Pow and x.exp.is_negative):
+        return _product(x)
     if x.is_Pow:
-        base, e = x.args
-        return f"{_wrap(base) if not base.is_Symbol else base}**{_show(e)}"
+        return False, f"{_paren(x.base, (_ATOM,))}**{_paren(x.exp, (_ATOM,))}", _POW
     if isinstance(x, (sp.Min, sp.Max)):
         name = "min" if isinstance(x, sp.Min) else "max"
-        return f"{name}({', '.join(_show(a) for a in x.args)})"
-    return str(x)
+        return False, f"{name}({', '.join(_show(a) for a in x.args)})", _ATOM
+    return False, str(x), _ATOM  # not made by convcalc's ops (no Piecewise, no Float)
 
 
-def _mul_operand(t) -> str:
-    """A term after + or -: floors need no parentheses there, but sums do."""
-    s = _show(t)
-    return f"({s})" if t.is_Add else s
+def _add(x) -> str:
+    terms = [_signed(t) for t in x.as_ordered_terms()]
+    # lead with a positive term when there is one: H//2 - H//4, not -(H//4) + H//2
+    lead = next((i for i, (neg, _, _) in enumerate(terms) if not neg), 0)
+    terms.insert(0, terms.pop(lead))
+    out = _with_sign(*terms[0])
+    for neg, text, top in terms[1:]:
+        out += (" - " if neg else " + ") + (f"({text})" if top == _ADD else text)
+    return out
+
+
+def _product(x) -> tuple[bool, str, str]:
+    """A product: sign (negated floors flip it), factors joined by ``*``, ``/`` denominators."""
+    coeff, factors = x.as_coeff_mul()
+    neg = coeff < 0
+    nums = [str(abs(coeff.p))] if abs(coeff.p) != 1 else []
+    dens = [str(coeff.q)] if coeff.q != 1 else []
+    parts: list[tuple[str, str]] = []
+    for f in factors:
+        if f.is_Pow and f.exp.is_negative:
+            dens.append(_paren(1 / f, (_ATOM, _POW)))
+            continue
+        fneg, text, top = _signed(f)
+        neg ^= fneg
+        parts.append((text, top))
+    if len(parts) == 1 and not nums and not dens:
+        return (neg,) + parts[0]  # a lone factor keeps its own top operator
+    nums += [f"({t})" if top in (_FLOOR, _ADD) else t for t, top in parts]
+    text = "*".join(nums) or "1"
+    if dens:
+        den = dens[0] if len(dens) == 1 else f"({'*'.join(dens)})"
+        text += "/" + den
+    return neg, text, _MUL
+
+
+def _floor_like(x) -> tuple[bool, str, str]:
+    """floor, ceiling and Mod with ``//`` and ``%``: floor(n/d) = n//d for d > 0;
+    ceil(n/d) = (n + d - 1)//d for integer n (else -((-n)//d)); a negative numerator turns one
+    into the other: floor(-n/d) = -ceil(n/d)."""
+    sp = _sympy()
+    if isinstance(x, sp.Mod):  # sympy's Mod takes the divisor's sign, as Python's % does
+        a, b = x.args
+        return False, f"{_paren(a, (_ATOM,))}%{_paren(b, (_ATOM,))}", _FLOOR
+    is_floor = isinstance(x, sp.floor)
+    num, den = sp.fraction(sp.together(x.args[0]))
+    if den.is_Integer and den < 0:
+        num, den = -num, -den
+    if not den.is_positive:  # never made by convcalc: sizes are divided by positive integers
+        return False, f"{'floor' if is_floor else 'ceil'}({_show(x.args[0])})", _ATOM
+    neg = num.could_extract_minus_sign()
+    if neg:
+        num = -num
+        is_floor = not is_floor
+    if den == 1 and num.is_integer:  # sympy leaves no floor of an integer, but be safe
+        nneg, text, top = _signed(num)
+        return neg ^ nneg, text, top
+    if not is_floor:
+        if not num.is_integer:
+            return not neg, f"{_paren(-num)}//{_paren(den, (_ATOM,))}", _FLOOR
+        num = num + den - 1
+    return neg, f"{_paren(num)}//{_paren(den, (_ATOM,))}", _FLOOR
