@@ -485,23 +485,112 @@ def main() -> None:
     # a short-lived process that builds many small objects and frees none: the cyclic
     # collector would only re-scan them (a third of the time on a 100k-layer network)
     gc.disable()
+    # bare `convcalc` shows the help (on stdout, exit 0) rather than a usage error
+    args = sys.argv[1:] or ["--help"]
     try:
-        # bare `convcalc` shows the help (on stdout, exit 0) rather than a usage error
-        code = app(args=sys.argv[1:] or ["--help"], prog_name="convcalc",
-                   standalone_mode=False)
+        code = app(args=args, prog_name="convcalc", standalone_mode=False)
     except typer.Abort:
         sys.exit(130)
     except Exception as err:
-        # click's UsageError and friends (vendored inside newer typer): one line, exit 2
-        if not hasattr(err, "format_message") or not hasattr(err, "exit_code"):
+        usage = _usage_error(err, args)
+        if usage is None:
             if os.environ.get("CONVCALC_TRACEBACK"):
                 raise
             print(f"error: internal error ({type(err).__name__}: {err}); this is a bug in "
                   f"convcalc, please report it (hint: CONVCALC_TRACEBACK=1 shows the "
                   f"traceback)", file=sys.stderr)
             sys.exit(INTERNAL_ERROR)
-        ctx = getattr(err, "ctx", None)
-        hint = f" (hint: {ctx.command_path} --help)" if ctx is not None else ""
-        print(f"error: {err.format_message()}{hint}", file=sys.stderr)
+        from .render import error
+
+        error(usage)
         sys.exit(ExitStatus.INVALID)
     sys.exit(code or 0)
+
+
+# -- usage errors ---------------------------------------------------------------------------
+# click (inside typer) reports a malformed command line with an exception; its text changes
+# between click versions (`Missing argument 'FILE'` / `'file'`), so convcalc says it in its
+# own words, from the exception's attributes: which parameter, which option.
+
+def _usage_error(err: Exception, args: List[str]) -> Optional[SpecError]:
+    """click's usage error ``err`` as convcalc's one-line diagnostic; None for anything else
+    (a bug)."""
+    exc = sys.modules[typer.BadParameter.__module__]  # click's, or typer's vendored copy
+    if not isinstance(err, exc.UsageError):
+        return None
+    from .errors import did_you_mean
+
+    group = typer.main.get_command(app)
+    words = [a for a in args if not a.startswith("-")]
+    name = words[0] if words and words[0] in group.commands else None
+    command = group.commands[name] if name else group
+    path = f"convcalc {name}" if name else "convcalc"
+    see = f"{path} --help"
+    options = {o: p for p in command.params for o in (*p.opts, *p.secondary_opts)
+               if getattr(p, "param_type_name", "") == "option"}
+
+    if isinstance(err, exc.MissingParameter) and err.param is not None:
+        return SpecError(f"missing {_label(err.param, True)}", hint=see)
+    if isinstance(err, exc.BadParameter) and err.param is not None:
+        label = _label(err.param)
+        what = _KINDS.get(getattr(err.param.type, "name", ""), "a valid value")
+        value = _given(args, (*err.param.opts, *getattr(err.param, "secondary_opts", ())))
+        if value is None:
+            return SpecError(f"{label} must be {what}", hint=see)
+        return SpecError(f"{label}: {value!r} is not {what}", hint=see)
+    if isinstance(err, exc.NoSuchOption):
+        guess = did_you_mean(err.option_name, options)
+        return SpecError(f"unknown option {err.option_name!r}",
+                         hint=f"{guess} See {see}" if guess else see)
+    if isinstance(err, exc.BadOptionUsage):
+        param = options.get(err.option_name)
+        if param is not None and getattr(param, "is_flag", False):
+            return SpecError(f"{err.option_name} takes no value", hint=see)
+        return SpecError(f"{err.option_name} needs a value", hint=see)
+    if name is None and words:
+        guess = did_you_mean(words[0], group.commands)
+        return SpecError(f"unknown command {words[0]!r}",
+                         hint=f"{guess} See {see}" if guess else see)
+    extra = _extra_arguments(command, name, args)
+    if extra:
+        listed = ", ".join(repr(a) for a in extra[:3]) + (", …" if len(extra) > 3 else "")
+        return SpecError(f"unexpected argument{'s' if len(extra) > 1 else ''} {listed}",
+                         hint=see)
+    return SpecError("cannot read the command line", hint=see)
+
+
+# click's name of a parameter type (its spelling differs between versions) → convcalc's words
+_KINDS = {"integer": "an integer", "int": "an integer", "float": "a number",
+          "boolean": "true or false", "bool": "true or false"}
+
+
+def _label(param, kind: bool = False) -> str:
+    """How convcalc names a parameter: ``--cin`` for an option, ``FILE`` for an argument."""
+    if getattr(param, "param_type_name", "") == "option" and param.opts:
+        return f"option {param.opts[0]}" if kind else param.opts[0]
+    label = (param.name or "argument").upper()
+    return f"argument {label}" if kind else label
+
+
+def _given(args: List[str], opts) -> Optional[str]:
+    """The last value given to one of ``opts`` on the command line (the one click read)."""
+    value = None
+    for i, a in enumerate(args):
+        for o in opts:
+            if a == o and i + 1 < len(args):
+                value = args[i + 1]
+            elif o.startswith("--") and a.startswith(o + "="):
+                value = a[len(o) + 1:]
+    return value
+
+
+def _extra_arguments(command, name: Optional[str], args: List[str]) -> List[str]:
+    """The arguments ``command`` has no place for: parsed again, leniently, by click."""
+    if name is None:
+        return []
+    try:
+        ctx = command.make_context(name, list(args[args.index(name) + 1:]),
+                                   resilient_parsing=True)
+    except Exception:
+        return []
+    return [str(a) for a in ctx.args]

@@ -117,49 +117,85 @@ def _refuse_misread(tag: str, text: str, value, loc: Loc) -> None:
                     hint=f"write {value!r} in plain decimal")
 
 
+# what YAML allows in a stream (YAML 1.1 §5.1, as both of PyYAML's readers check it)
+_NON_PRINTABLE = re.compile(r"[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD"
+                            r"\U00010000-\U0010FFFF]")
+_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of ``text[index]``, counting lines as YAML does."""
+    line, start = 1, 0
+    for m in _BREAK.finditer(text, 0, index):
+        line, start = line + 1, m.end()
+    return line, index - start + 1
+
+
 def parse_yaml(text: str, file: str) -> Y:
     """Compose ``text`` into located values, one parser event at a time.
 
     Nothing recurses (a 5000-deep ``[[[[…`` is one located error, not a RecursionError), the
     depth and alias budgets are enforced as the events stream in (a hostile file is refused
-    at its first offending event), and libyaml's parser is used when PyYAML has it — about
-    20× faster than the pure-Python one on big files; it only tokenizes: tags are resolved
-    and checked here either way."""
+    at its first offending event). Tags are resolved and checked here, whichever parser
+    produced the events.
+
+    PyYAML's pure-Python parser is the reference: it has no limits of its own, so every
+    limit a user meets is convcalc's, with convcalc's message. libyaml, when PyYAML has it,
+    is only a faster way (about 20×) to the same events: it is used for files without a tab
+    (it reads tabs as separators where the pure-Python parser refuses them), and when it
+    refuses a file — a syntax error, or its own nesting limit, which its look-ahead can reach
+    before convcalc's limit of 100 levels is seen — the file is parsed again by the reference
+    parser, which says what is wrong and where. So one file gets one answer, with or without
+    libyaml, on any PyYAML 6."""
     import yaml
 
+    bad = _NON_PRINTABLE.search(text)
+    if bad:  # checked here, before either parser: both would stop at it, at different times
+        line, col = _position(text, bad.start())
+        raise SpecError(f"malformed YAML: unacceptable character #x{ord(bad.group()):04x}",
+                        loc=Loc(file, line, col))
     try:
         from yaml._yaml import CParser
-
-        fast = True
-    except ImportError:  # PyYAML without libyaml: the pure-Python parser, same events
-        fast = False
-    try:
-        # (the pure-Python reader checks every character as it is built: inside the try)
-        parser = CParser(text) if fast else yaml.SafeLoader(text)
-        root = _Builder(file).build(parser)
-    except yaml.reader.ReaderError as err:  # a character YAML does not allow
-        pos = max(0, err.position or 0)
-        before = text.encode("utf-8")[:pos].decode("utf-8", "replace") if fast else text[:pos]
-        line = before.count("\n") + 1
-        col = len(before) - (before.rfind("\n") + 1) + 1
-        char = err.character
-        code = char if isinstance(char, int) else (
-            ord(char) if isinstance(char, str) and len(char) == 1 else None)
-        what = f" #x{code:04x}" if code is not None else ""
-        raise SpecError(f"malformed YAML: unacceptable character{what}",
-                        loc=Loc(file, line, col)) from None
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
-        problem = " ".join(str(err.problem or err.context or "malformed YAML").split())
-        raise SpecError(f"malformed YAML: {problem}", loc=loc) from None
-    except yaml.YAMLError as err:
-        raise SpecError(f"malformed YAML: {' '.join(str(err).split())}",
-                        loc=Loc(file, 1, 1)) from None
+    except ImportError:  # PyYAML without libyaml
+        CParser = None
+    root: Y | None = None
+    done = False
+    if CParser is not None and "\t" not in text:
+        try:
+            root, done = _Builder(file).build(CParser(text)), True
+        except yaml.YAMLError:
+            pass  # libyaml refused the file: the reference parser says why, below
+    if not done:
+        try:
+            root = _Builder(file).build(yaml.SafeLoader(text))
+        except yaml.MarkedYAMLError as err:
+            raise _yaml_error(err, text, file) from None
+        except yaml.YAMLError as err:
+            raise SpecError(f"malformed YAML: {' '.join(str(err).split())}",
+                            loc=Loc(file, 1, 1)) from None
     if root is None:
         raise SpecError("empty file: expected a mapping with 'input' and 'layers'",
                         loc=Loc(file, 1, 1))
     return root
+
+
+def _yaml_error(err, text: str, file: str) -> SpecError:
+    """The reference parser's error as one located convcalc diagnostic."""
+    mark = err.problem_mark or err.context_mark
+    if mark is None:
+        return SpecError("malformed YAML", loc=Loc(file, 1, 1))
+    loc = Loc(file, mark.line + 1, mark.column + 1)
+    index = mark.index  # a character index into ``text`` (the pure-Python reader's mark)
+    if 0 <= index < len(text) and text[index] == "\t":
+        start = index - mark.column
+        if not text[start:index].strip(" \t"):
+            return SpecError("malformed YAML: a tab in the indentation", loc=loc,
+                             hint="YAML forbids tabs for indentation; indent with spaces")
+        return SpecError("malformed YAML: a tab between values", loc=loc,
+                         hint="YAML forbids tabs for indentation, and convcalc reads tabs "
+                              "only inside quoted strings and comments; use spaces")
+    problem = " ".join(str(err.problem or err.context or "malformed YAML").split())
+    return SpecError(f"malformed YAML: {problem}", loc=loc)
 
 
 class _Frame:

@@ -37,6 +37,8 @@ CASES = {
     "malformed_yaml.yaml": "malformed YAML",
     "malformed_indent.yaml": "malformed YAML",
     "control_chars.yaml": "malformed YAML: unacceptable character #x0007",
+    "tab_indent.yaml": "tab_indent.yaml:4:1: error: malformed YAML: a tab in the indentation "
+                       "(hint: YAML forbids tabs for indentation; indent with spaces)",
     "doc_list.yaml": "the document is a list; expected a mapping with 'input' and 'layers'",
     "doc_scalar.yaml": "the document is a single value ('resnet50')",
     "multi_document.yaml": "more than one YAML document",
@@ -415,16 +417,31 @@ def test_symbolic_row_limit(monkeypatch):
 
 # -- without libyaml ----------------------------------------------------------------------------
 
+def _without_libyaml(monkeypatch):
+    monkeypatch.setitem(sys.modules, "yaml._yaml", None)  # `from yaml._yaml import` fails
+
+
 def test_pure_python_parser_gives_the_same_answers(monkeypatch, tmp_path):
-    """PyYAML without libyaml falls back to its pure-Python parser: the same diagnostics at
-    the same places (only a malformed document's wording is the parser's own)."""
+    """PyYAML without libyaml falls back to its pure-Python parser: the same diagnostics,
+    word for word, at the same places — libyaml's own limits (its nesting limit, which its
+    look-ahead reaches before convcalc's) never show through."""
     from convcalc.errors import ConvcalcError
     from convcalc.spec import load
     from convcalc.walk import walk
 
-    deep = tmp_path / "deep.yaml"
-    deep.write_text("input: [3, 8, 8]\nlayers: " + "[" * DEPTH + "]" * DEPTH + "\n")
-    files = [*sorted(CORPUS.iterdir()), deep]
+    generated = {
+        "deep.yaml": "input: [3, 8, 8]\nlayers: " + "[" * DEPTH + "]" * DEPTH + "\n",
+        "deep_maps.yaml": "input: [3, 8, 8]\nlayers: " + "{a: " * DEPTH + "1" + "}" * DEPTH,
+        "deep_mixed.yaml": "input: [3, 8, 8]\nlayers: " + "[{a: [" * DEPTH,  # and malformed
+        "tab_value.yaml": "input: [3, 8, 8]\nlayers:\n  - conv: {out: 8,\tk: 3}\n",
+        "tab_after_dash.yaml": "input: [3, 8, 8]\nlayers:\n  -\trelu\n",
+        "tab_quoted.yaml": "input: [3, 8, 8]\nname: 'a\tb'\nlayers: [relu]  #\tok\n",
+        "bad_char_late.yaml": "input: [3, 8, 8]\nlayers: [rleu]\n# \x07\n",
+        "unclosed.yaml": "input: [3, 8, 8]\nlayers: [relu\n",
+    }
+    for name, text in generated.items():
+        (tmp_path / name).write_text(text)
+    files = [*sorted(CORPUS.iterdir()), *sorted(tmp_path.iterdir())]
     examples = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
 
     def answers():
@@ -433,14 +450,52 @@ def test_pure_python_parser_gives_the_same_answers(monkeypatch, tmp_path):
             try:
                 out[path.name] = str(walk(load(str(path))).totals)
             except ConvcalcError as err:
-                line = err.line()
-                out[path.name] = line.split(" error: malformed YAML")[0] \
-                    if "malformed YAML" in line else line
+                out[path.name] = err.line()
         for path in examples:  # the parsed networks themselves, every value and location
             out[path.name] = load(str(path))
         return out
 
     with_libyaml = answers()
-    monkeypatch.setitem(sys.modules, "yaml._yaml", None)  # `from yaml._yaml import` fails
+    _without_libyaml(monkeypatch)
     assert answers() == with_libyaml
-    assert "nested more than 100 levels deep" in with_libyaml["deep.yaml"]
+    deep = str(tmp_path / "deep.yaml")
+    # the 101st '[' (the root mapping is level 0): line 2, after "layers: "
+    assert with_libyaml["deep.yaml"] == (f"{deep}:2:{len('layers: ') + 101}: error: nested "
+                                         "more than 100 levels deep")
+    assert "error" not in with_libyaml["tab_quoted.yaml"]  # tabs inside quotes and comments
+    bad = str(tmp_path / "bad_char_late.yaml")  # the character is refused before any parsing
+    assert with_libyaml["bad_char_late.yaml"] == (f"{bad}:3:3: error: malformed YAML: "
+                                                  "unacceptable character #x0007")
+
+
+TABS = [  # (text, line, column of the tab, message)
+    ("input: [3, 8, 8]\nlayers:\n\t- relu\n", 3, 1, "a tab in the indentation"),
+    ("input: [3, 8, 8]\nlayers:\n  - conv:\n  \t  k: 3\n", 4, 3, "a tab in the indentation"),
+    ("input: [3, 8, 8]\nlayers:\n  - conv:\n      out: 8\n\t    k: 3\n", 5, 1,
+     "a tab in the indentation"),
+    ("input: [3, 8, 8]\nlayers: [\n\trelu]\n", 3, 1, "a tab in the indentation"),
+    ("input: [3, 8, 8]\nlayers:\n  - conv: {out: 8, k:\t3}\n", 3, 22,
+     "a tab between values"),
+    ("input: [3, 8, 8]\nlayers:\n  -\trelu\n", 3, 4, "a tab between values"),
+]
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
+@pytest.mark.parametrize("text, line, col, message", TABS,
+                         ids=["item", "mixed", "inner-key", "flow", "after-colon", "after-dash"])
+def test_a_tab_is_named_where_it_is(text, line, col, message, libyaml, monkeypatch):
+    """YAML forbids tabs for indentation; the diagnostic says so, at the tab, whichever
+    parser PyYAML has (libyaml alone would read some of these tabs as spaces)."""
+    from convcalc.errors import SpecError
+    from convcalc.spec import parse
+
+    assert text.splitlines()[line - 1][col - 1] == "\t"
+    if not libyaml:
+        _without_libyaml(monkeypatch)
+    with pytest.raises(SpecError) as info:
+        parse(text, "t.yaml")
+    hint = ("YAML forbids tabs for indentation; indent with spaces" if "indentation" in message
+            else "YAML forbids tabs for indentation, and convcalc reads tabs only inside "
+                 "quoted strings and comments; use spaces")
+    assert info.value.line() == f"t.yaml:{line}:{col}: error: malformed YAML: {message} " \
+                                f"(hint: {hint})"

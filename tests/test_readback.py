@@ -53,6 +53,8 @@ def read_back(text: str, env: dict[str, int], *, division: bool = False):
     tree = ast.parse(text.strip(), mode="eval")
 
     def ev(node):
+        if isinstance(node, ast.Constant) and type(node.value) is float and division:
+            return Fraction(node.value)  # a field's centre: a half-integer such as 0.5
         if isinstance(node, ast.Constant) and type(node.value) is int:
             return node.value
         if isinstance(node, ast.Name):
@@ -85,11 +87,11 @@ def read_back(text: str, env: dict[str, int], *, division: bool = False):
 
 
 def number(text: str):
-    """A number as the numeric run prints it: 1,234 or 7 or 223/2; None for a dash."""
+    """A number as the numeric run prints it: 1,234 or 7 or 111.5 or 1/2; None for a dash."""
     text = text.strip()
     if text in ("—", ""):
         return None
-    if "/" in text:
+    if "/" in text or "." in text:
         return Fraction(text)
     return int(text.replace(",", ""))
 
@@ -155,7 +157,7 @@ def compare_json(check: Checker, sym, num, where: str = "") -> None:
         for i, (s, n) in enumerate(zip(sym, num)):
             compare_json(check, s, n, f"{where}[{i}]")
     elif isinstance(sym, str):
-        assert num is None or isinstance(num, (int, str)), (where, num)
+        assert num is None or isinstance(num, (int, float, str)), (where, num)
         check.value(where, sym, "—" if num is None else str(num),
                     division=".rf." in where + ".")
     else:
@@ -514,19 +516,23 @@ def networks(draw):
 
 
 def align_rf(sym_report, sym_rows, num_report, num_rows, env):
-    """Where the symbolic walk takes a layer's field to be the whole input (adaptive pooling,
-    upsampling to a size: item 6 of issue 7 gives them one definition) and the numeric walk
-    does not, the numeric side gets the symbolic field with the symbols bound (by sympy, not by
-    the printer), so the printed formula is still read back; everywhere else it keeps its own."""
+    """Where the symbolic walk cannot know a layer's field (adaptive pooling or upsampling to a
+    size depend on the bound size: README, receptive field — shown as — and null), the numeric
+    side gets the symbolic field (unknown stays unknown, anything else bound by sympy, not by
+    the printer); everywhere else it keeps its own, and its printed formula is read back."""
     def bound(rf):
-        return RF(*(tuple(substitute(v, env) for v in getattr(rf, f))
+        return RF(*(tuple(None if v is None else substitute(v, env) for v in getattr(rf, f))
                     for f in ("size", "jump", "start")), rf.whole)
 
-    rows = tuple(replace(n, rf=bound(s.rf)) if s.rf.whole and not n.rf.whole else n
+    rows = tuple(replace(n, rf=bound(s.rf)) if _unknowable(s.rf, n.rf) else n
                  for s, n in zip(sym_rows, num_rows))
-    if sym_report.rf.whole and not num_report.rf.whole:
+    if _unknowable(sym_report.rf, num_report.rf):
         num_report = replace(num_report, rf=bound(sym_report.rf))
     return num_report, rows
+
+
+def _unknowable(sym_rf, num_rf) -> bool:
+    return (sym_rf.whole and not num_rf.whole) or any(v is None for v in sym_rf.size)
 
 
 def _numeric(text: str, env: dict[str, int], batch: int):
@@ -657,10 +663,11 @@ def test_layer_with_symbolic_n_reads_back(case, sizes):
             numeric = layer_report(op, Shape(cin, tuple(env[n] for n in names)), args)
         except ConvcalcError:
             continue
-        if rep.rf.whole and not numeric.rf.whole:  # see align_rf
-            numeric = replace(numeric, rf=RF(*(tuple(substitute(v, env) for v in
+        if _unknowable(rep.rf, numeric.rf):  # see align_rf
+            numeric = replace(numeric, rf=RF(*(tuple(None if v is None else substitute(v, env) for v in
                                                      getattr(rep.rf, f))
-                                               for f in ("size", "jump", "start")), True))
+                                               for f in ("size", "jump", "start")),
+                                            rep.rf.whole))
         check = Checker(env)
         compare_layer(check, sym, layer_texts(numeric))
         checked += check.checked

@@ -1,0 +1,506 @@
+"""Every convcalc command in README.md runs, and the result its comment states is true.
+
+The commands are read from the README's code blocks: ```sh lines, ```console lines after
+``$ ``, and the ``run:`` lines of the GitHub Actions snippet (```yaml). Each is run as a user
+runs it (``python -m convcalc …`` from the repository root) and must exit as documented. Each
+has an entry in ``TABLE`` below that checks what its comment claims with arithmetic written
+here, independently of convcalc (PyTorch's output-size formulas, the conv parameter rule), on
+the command's ``--format json`` output where it has one.
+
+The table and the README must agree both ways: a command added to the README without an entry
+here fails (``test_every_readme_command_has_a_check``), and so does an entry whose command is
+no longer in the README. So a README example cannot drift from what convcalc does.
+
+Mapped commands: the GitHub Actions step checks ``models/*.yaml`` of the user's project; here it
+runs on ``examples/*.yaml`` instead (the glob expanded by the test, as a shell would).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shlex
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+EXAMPLES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "examples").glob("*.yaml"))
+# a command's glob → what it runs on here
+GLOBS = {"models/*.yaml": EXAMPLES}
+
+
+# -- reading the README ---------------------------------------------------------------------
+
+@dataclass
+class Command:
+    text: str  # the command as written, whitespace collapsed
+    comment: str  # what the README says about it ("" if nothing)
+    shown: list[str] = field(default_factory=list)  # output lines a ```console block shows
+
+
+_FENCE = re.compile(r"^```\s*(\w*)\s*$")
+_YAML_RUN = re.compile(r"^(?:-\s+)?(?:run:\s*)?(.*)$")
+
+
+def _split(line: str) -> tuple[str, str]:
+    """``cmd   # comment`` → (cmd, comment); a ``#`` after whitespace starts the comment."""
+    match = re.search(r"(?:^|\s)#\s?(.*)$", line)
+    if not match:
+        return line.strip(), ""
+    return line[:match.start()].strip(), match.group(1).strip()
+
+
+def _convcalc_parts(command: str) -> list[str]:
+    """The convcalc commands in a shell line (``pip install . && convcalc net …``)."""
+    parts = [p.strip() for p in re.split(r"&&|;|\|\|", command)]
+    return [" ".join(p.split()) for p in parts
+            if re.match(r"(?:python3? -m )?convcalc(?:\s|$)", p)]
+
+
+def readme_commands(text: str) -> list[Command]:
+    commands: list[Command] = []
+    lang = None
+    for line in text.splitlines():
+        fence = _FENCE.match(line.strip())
+        if fence:
+            lang = None if lang is not None else fence.group(1)
+            continue
+        if lang is None:
+            continue
+        stripped = line.strip()
+        if lang == "console":
+            if stripped.startswith("$ "):
+                cmd, comment = _split(stripped[2:])
+                commands += [Command(c, comment) for c in _convcalc_parts(cmd)]
+            elif commands and line:
+                commands[-1].shown.append(line)
+        elif lang in ("sh", "bash", "shell"):
+            cmd, comment = _split(stripped)
+            commands += [Command(c, comment) for c in _convcalc_parts(cmd)]
+        elif lang in ("yaml", "yml"):
+            cmd, comment = _split(_YAML_RUN.match(stripped).group(1))
+            commands += [Command(c, comment) for c in _convcalc_parts(cmd)]
+    return commands
+
+
+COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
+BY_TEXT: dict[str, list[Command]] = {}
+for _c in COMMANDS:
+    BY_TEXT.setdefault(_c.text, []).append(_c)
+
+
+# -- running ----------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        assert self.code in (0, 1), self.err
+        return json.loads(self.out)
+
+
+def argv(command: str) -> list[str]:
+    words = shlex.split(command)
+    if words[:2] == ["python", "-m"] or words[:2] == ["python3", "-m"]:
+        words = words[2:]
+    assert words[0] == "convcalc", command
+    out = []
+    for w in words[1:]:
+        out += GLOBS.get(w, [w])
+    return out
+
+
+def _run(args: tuple[str, ...]) -> Run:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FORCE_COLOR", "CLICOLOR_FORCE", "CONVCALC_TRACEBACK")}
+    env.update(NO_COLOR="1", COLUMNS="200")
+    p = subprocess.run([sys.executable, "-m", "convcalc", *args], capture_output=True,
+                       text=True, cwd=ROOT, env=env, timeout=120)
+    return Run(p.returncode, p.stdout, p.stderr)
+
+
+# -- the table: README command → its exit status and an independent check ------------------
+
+@dataclass
+class Entry:
+    check: Callable  # check(run, data): run is the command as written, data its JSON output
+    comment: str = ""  # the README's comment on the command: what `check` verifies
+    code: int = 0  # the documented exit status
+    json: tuple[str, ...] | None = ("--format", "json")  # how to ask for JSON (None: no JSON)
+    xfail: str | None = None
+
+
+def conv_out(n, k, s=1, p=0, d=1):
+    """PyTorch Conv/MaxPool/AvgPool (floor mode): floor((n + 2p - d(k - 1) - 1)/s) + 1."""
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def deconv_out(n, k, s=1, p=0, op=0, d=1):
+    """PyTorch ConvTranspose: (n - 1)s - 2p + d(k - 1) + op + 1."""
+    return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def conv_params(cin, cout, kernel, g=1, bias=True):
+    """Conv weight cout × cin/g × prod(k), plus a bias per output channel."""
+    return cout * (cin // g) * math.prod(kernel) + (cout if bias else 0)
+
+
+def read_back(formula: str, **values) -> int:
+    """A printed size formula evaluated with Python's integer arithmetic."""
+    assert re.fullmatch(r"[\w\s+\-*/%()]+", formula), formula
+    return eval(formula, {"__builtins__": {}}, values)  # noqa: S307 — checked above
+
+
+def _shown(run: Run, *texts: str) -> None:
+    for t in texts:
+        assert t in run.out, (t, run.out)
+
+
+def vgg16_params() -> int:
+    """VGG-16 (Simonyan & Zisserman, configuration D): 13 3×3 convs, three FC layers."""
+    cfg = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+    convs = sum(conv_params(cin, cout, (3, 3)) for cin, cout in zip([3] + cfg, cfg))
+    fcs = (512 * 7 * 7) * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 1000 + 1000
+    return convs + fcs
+
+
+def _net_vgg16(run, data):
+    assert data["output"] == [1000]
+    assert data["totals"]["params"] == vgg16_params() == 138_357_544  # torchvision's count
+
+
+def _layer_112(run, data):
+    n = conv_out(224, 3, s=2, p=1)
+    assert n == (224 + 2 * 1 - 3) // 2 + 1 == 112
+    assert data["output"][1:] == [n, n]
+    _shown(run, f"output    {n}×{n}")
+
+
+def _layer_params_73856(run, data):
+    assert data["output"] == [128, conv_out(56, 3, p=1), conv_out(56, 3, p=1)] == [128, 56, 56]
+    assert data["params"] == conv_params(64, 128, (3, 3)) == 3 * 3 * 64 * 128 + 128 == 73_856
+    _shown(run, "params         73,856")
+
+
+def _layer_symbolic(run, data):
+    # "(H - 3)//2 + 1 per axis": the printed formulas read back to PyTorch's size, for every H
+    h, w = data["output"][1:]
+    assert h == "(H - 3)//2 + 1" and w == "(W - 3)//2 + 1"
+    for n in range(3, 200):
+        assert read_back(h, H=n) == conv_out(n, 3, s=2) and read_back(w, W=n) == conv_out(n, 3, s=2)
+
+
+def _layer_general(run, data):
+    # "general formula in n": no --n, so the size is a formula in n that reads back
+    for f in data["output"][1:]:
+        for n in range(1, 200):
+            assert read_back(f, n=n) == conv_out(n, 3, s=2, p=1)
+
+
+def _solve_p(run, data):
+    # "solve: p = 1": the one padding that keeps 224 at k=3, s=1
+    assert [p for p in range(0, 50) if conv_out(224, 3, s=1, p=p) == 224] == [1]
+    assert run.out == "p = 1\n"
+    # convcalc.solve/2: per axis, the solutions as [first, last] ranges
+    assert data["solve"] == "p" and data["solutions"] == [[[1, 1]], [[1, 1]]]
+
+
+def _solve_op(run, data):
+    # "solve: op = 1": output_padding must be smaller than the stride (2) or the dilation (1)
+    assert [op for op in range(0, 2) if deconv_out(6, 3, s=2, p=1, op=op) == 12] == [1]
+    assert run.out == "op = 1\n"
+    assert data["solve"] == "op" and data["solutions"] == [[[1, 1]], [[1, 1]]]
+
+
+def _dilated(run, data):
+    # "dilated (atrous): 3×3": the kernel spans d(k - 1) + 1 = 5 of the 7 inputs
+    n = conv_out(7, 3, d=2)
+    assert n == 7 - (2 * (3 - 1) + 1) + 1 == 3
+    assert data["output"][1:] == [n, n]
+    assert data["rf"]["size"] == [5, 5]
+
+
+def _grouped(run, data):
+    # ResNeXt's grouped 3×3: each of the 128 filters sees 128/32 = 4 input channels
+    assert data["output"] == [128, 54, 54]
+    assert data["params"] == conv_params(128, 128, (3, 3), g=32) == 128 * 4 * 9 + 128
+    assert data["macs"] == 128 * 4 * 9 * 54 * 54
+
+
+def _conv3d(run, data):
+    # "3-D (C3D)": three spatial axes, a 3×3×3 kernel
+    assert data["output"] == [64, conv_out(16, 3), conv_out(112, 3), conv_out(112, 3)]
+    assert data["params"] == conv_params(3, 64, (3, 3, 3)) == 64 * 3 * 27 + 64
+    assert data["macs"] == 64 * 3 * 27 * 14 * 110 * 110
+
+
+def _conv1d(run, data):
+    # "1-D: 32×96, params 2,592" (PyTorch Conv1d(16, 32, 5) on length 100)
+    assert data["output"] == [32, conv_out(100, 5)] == [32, 100 - 5 + 1]
+    assert data["params"] == conv_params(16, 32, (5,)) == 16 * 32 * 5 + 32 == 2_592
+
+
+def _pwconv(run, data):
+    # ShuffleNet's pointwise group conv: 1×1, 3 groups of 80 channels
+    assert data["output"] == [240, 28, 28]
+    assert data["params"] == conv_params(240, 240, (1, 1), g=3) == 240 * 80 + 240
+    assert data["macs"] == 240 * 80 * 28 * 28
+
+
+def _dwconv(run, data):
+    # depthwise, multiplier 2: groups = cin = 32, out = 2·32 = 64, one 3×3 filter per output
+    assert data["output"] == [64, conv_out(56, 3), conv_out(56, 3)]
+    assert data["params"] == conv_params(32, 64, (3, 3), g=32) == 64 * 9 + 64
+
+
+def _sepconv(run, data):
+    # "depthwise-separable: 675 + 9,600 MACs": dw 3×3 on 3 channels, then pw 3 → 128, on 5×5
+    out = conv_out(7, 3)
+    dw, pw = 3 * 1 * 9 * out * out, 128 * 3 * 1 * out * out
+    assert (dw, pw) == (675, 9_600)
+    assert [part["macs"] for part in data["parts"]] == [dw, pw]
+    assert data["macs"] == dw + pw
+    assert data["output"] == [128, out, out]
+
+
+def _spatial_sepconv(run, data):
+    # "3×1 then 1×3: 45 + 27 MACs": 3×1 on 5×5 gives 3×5, then 1×3 gives 3×3 (1 channel)
+    first = 1 * 1 * 3 * conv_out(5, 3) * 5
+    second = 1 * 1 * 3 * conv_out(5, 3) * conv_out(5, 3)
+    assert (first, second) == (45, 27)
+    assert [part["macs"] for part in data["parts"]] == [first, second]
+    assert data["output"] == [1, 3, 3]
+
+
+def _flatconv(run, data):
+    # Jin et al.: pwconv 64 → 64, then depthwise 3×1 and 1×3 (p = 1 keeps 32)
+    assert data["output"] == [64, 32, 32]
+    lateral = conv_params(64, 64, (1, 1))
+    vertical = horizontal = conv_params(64, 64, (3, 1), g=64)
+    assert data["params"] == lateral + vertical + horizontal == 4160 + 256 + 256
+
+
+def _deconv(run, data):
+    # "12×12": PyTorch ConvTranspose2d(16, 16, 3, stride=2, padding=1, output_padding=1) on 6
+    n = deconv_out(6, 3, s=2, p=1, op=1)
+    assert n == (6 - 1) * 2 - 2 * 1 + (3 - 1) + 1 + 1 == 12
+    assert data["output"] == [16, n, n]
+    assert data["params"] == conv_params(16, 16, (3, 3))
+    assert data["macs"] == 16 * 16 * 9 * 6 * 6  # on the input grid
+
+
+def _deformconv(run, data):
+    # DCN v2: offset+mask predictor 64 → 1·(2+1)·9 = 27 channels, plus the main 3×3 conv
+    assert data["output"] == [64, 28, 28]
+    assert data["params"] == conv_params(64, 27, (3, 3)) + conv_params(64, 64, (3, 3))
+
+
+def _maxpool_ceil(run, data):
+    # "3 (ceil-mode clip rule)": ceil((5 + 2 - 1 - 1)/2) + 1 = 4 windows, but the last starts at
+    # 3·2 = 6 >= 5 + 1, in the right padding: PyTorch drops it
+    windows = math.ceil(Fraction(5 + 2 * 1 - (2 - 1) - 1, 2)) + 1
+    assert windows == 4 and (windows - 1) * 2 >= 5 + 1
+    assert data["output"][1:] == [windows - 1, windows - 1] == [3, 3]
+
+
+def _avgpool(run, data):
+    n = conv_out(56, 3, s=2)
+    assert data["output"][1:] == [n, n] == [27, 27]
+
+
+def _adaptive(run, data):
+    # PyTorch's adaptive windows [floor(i·n/o), ceil((i+1)·n/o)); FLOPs = sum of window sizes
+    n, o = 13, 7
+    sizes = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o)]
+    assert data["output"] == [256, o, o]
+    assert data["flops"] == 256 * sum(sizes) ** 2
+
+
+def _upsample(run, data):
+    # bilinear ×2: 3 lerps of sub, mul, add per output element, 64·56·56 of them
+    assert data["output"] == [64, 56, 56]
+    assert data["flops"] == 3 * (2 ** 2 - 1) * 64 * 56 * 56
+
+
+def _linear(run, data):
+    # "6 MACs, 12 FLOPs": in·out = 3·2 multiply-adds; (2·in − 1 + bias)·out = 12 FLOPs
+    assert data["output"] == [2]
+    assert (data["macs"], data["flops"]) == (3 * 2, (2 * 3 - 1 + 1) * 2) == (6, 12)
+    assert data["params"] == 3 * 2 + 2
+    _shown(run, "MACs       6", "FLOPs     12")
+
+
+def _github_budget(run, data):
+    # --max-macs 5G: a file fails when its MACs exceed 5·10⁹, or cannot be checked (symbolic)
+    over = {f["file"] for f in data["files"]
+            if not isinstance(f["totals"]["macs"], int) or f["totals"]["macs"] > 5 * 10**9}
+    assert over and {f["file"] for f in data["files"] if f["status"] == "failed"} == over
+    annotated = re.findall(r"^::error file=([^,]+),", run.out, re.M)
+    assert sorted(annotated) == sorted(over)
+    assert run.out.splitlines()[-1] == f"{len(EXAMPLES)} files, {len(over)} failed"
+
+
+TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it checks, ...)
+    "convcalc net examples/vgg16.yaml": Entry(_net_vgg16),
+    "convcalc layer --k 3 --s 2 --p 1 --n 224": Entry(_layer_112, "112×112"),
+    "convcalc layer --k 3 --p 1 --n 56 --cin 64 --cout 128":
+        Entry(_layer_params_73856, "params 73,856"),
+    "convcalc layer --k 3 --s 2 --n HxW": Entry(_layer_symbolic, "(H - 3)//2 + 1 per axis"),
+    "convcalc layer --k 3 --s 2 --p 1": Entry(_layer_general, "general formula in n"),
+    "convcalc layer --k 3 --s 1 --n 224 --out 224": Entry(_solve_p, "solve: p = 1"),
+    "convcalc layer -t deconv --k 3 --s 2 --p 1 --n 6 --out 12":
+        Entry(_solve_op, "solve: op = 1"),
+    "convcalc layer --k 3 --d 2 --n 7": Entry(_dilated, "dilated (atrous): 3×3"),
+    "convcalc layer --k 3 --g 32 --n 56 --cin 128 --cout 128":
+        Entry(_grouped, "grouped (ResNeXt)"),
+    "convcalc layer --k 3x3x3 --n 16x112x112 --cin 3 --cout 64": Entry(_conv3d, "3-D (C3D)"),
+    "convcalc layer -t conv1d --k 5 --n 100 --cin 16 --cout 32":
+        Entry(_conv1d, "1-D: 32×96, params 2,592"),
+    "convcalc layer -t pwconv --g 3 --n 28 --cin 240 --cout 240":
+        Entry(_pwconv, "pointwise group conv (ShuffleNet)"),
+    "convcalc layer -t dwconv --k 3 --n 56 --cin 32 -a mult=2":
+        Entry(_dwconv, "depthwise, depth multiplier 2"),
+    "convcalc layer -t sepconv --k 3 --n 7 --cin 3 --cout 128":
+        Entry(_sepconv, "depthwise-separable: 675 + 9,600 MACs"),
+    "convcalc layer -t spatial_sepconv --k 3 --n 5 --cin 1 --cout 1":
+        Entry(_spatial_sepconv, "3×1 then 1×3: 45 + 27 MACs"),
+    "convcalc layer -t flatconv --k 3 --p 1 --n 32 --cin 64 --cout 64": Entry(_flatconv),
+    "convcalc layer -t deconv --k 3 --s 2 --p 1 --op 1 --n 6 --cin 16 --cout 16":
+        Entry(_deconv, "12×12"),
+    "convcalc layer -t deformconv --k 3 --p 1 --n 28 --cin 64 --cout 64 -a modulated=true":
+        Entry(_deformconv),
+    "convcalc layer -t maxpool --k 2 --s 2 --p 1 --ceil --n 5":
+        Entry(_maxpool_ceil, "3 (ceil-mode clip rule)"),
+    "convcalc layer -t avgpool --k 3 --s 2 --n 56": Entry(_avgpool),
+    "convcalc layer -t adaptive_avgpool -a out=7 --n 13 --cin 256": Entry(_adaptive),
+    "convcalc layer -t upsample -a scale=2 -a mode=bilinear --n 28 --cin 64": Entry(_upsample),
+    "convcalc layer -t linear --cin 3 --cout 2": Entry(_linear, "6 MACs, 12 FLOPs"),
+    # the GitHub Actions step, on examples/*.yaml: some examples are over 5G MACs → exit 1
+    "convcalc check --format github --max-macs 5G models/*.yaml": Entry(_github_budget, code=1),
+}
+
+
+def _json_args(command: str, entry: Entry) -> tuple[str, ...]:
+    args = argv(command)
+    if "--format" in args:  # the JSON request replaces the command's own format
+        i = args.index("--format")
+        args = args[:i] + args[i + 2:]
+    return (*args, *entry.json)
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[tuple[str, ...], Run]:
+    """Every README command (and its JSON form) once, a few processes at a time."""
+    jobs = {tuple(argv(text)) for text in BY_TEXT}
+    jobs |= {_json_args(text, entry) for text, entry in TABLE.items()
+             if entry.json is not None and text in BY_TEXT}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(jobs, pool.map(_run, jobs)))
+
+
+def _param(text: str):
+    entry = TABLE.get(text)
+    marks = [pytest.mark.xfail(strict=False, reason=entry.xfail)] if entry and entry.xfail \
+        else []
+    return pytest.param(text, marks=marks, id=text)
+
+
+# -- the tests ------------------------------------------------------------------------------
+
+def test_the_readme_has_commands():
+    assert len(BY_TEXT) >= 20  # the extraction itself works
+
+
+def test_every_readme_command_has_a_check():
+    missing = [text for text in BY_TEXT if text not in TABLE]
+    assert not missing, ("README commands with no entry in tests/test_readme.py TABLE "
+                         f"(add one that checks what the comment claims): {missing}")
+
+
+def test_every_check_is_for_a_readme_command():
+    stale = [text for text in TABLE if text not in BY_TEXT]
+    assert not stale, f"TABLE entries whose command is no longer in README.md: {stale}"
+
+
+@pytest.mark.parametrize("text", [_param(t) for t in BY_TEXT])
+def test_readme_command_runs_and_its_comment_holds(text, runs):
+    entry = TABLE.get(text)
+    if entry is None:
+        pytest.fail(f"no TABLE entry for README command {text!r}")
+    said = {c.comment for c in BY_TEXT[text] if c.comment}
+    assert said <= {entry.comment}, (f"the README now says {said} about {text!r}; the TABLE "
+                                     f"entry checks {entry.comment!r}: update its check")
+    run = runs[tuple(argv(text))]
+    assert "Traceback" not in run.out + run.err
+    assert run.code == entry.code, run.err or run.out
+    data = runs[_json_args(text, entry)].json() if entry.json is not None else None
+    entry.check(run, data)
+    for number in re.findall(r"\d[\d,]*\d|\d", entry.comment):  # and the user sees it
+        forms = {number, number.replace(",", "")}
+        assert any(re.search(rf"(?<![\d,]){re.escape(f)}(?![\d,])", run.out) for f in forms), \
+            (number, run.out)
+
+
+@pytest.mark.parametrize("text", [_param(c.text) for c in COMMANDS if c.shown])
+def test_console_output_shown_in_the_readme_is_real(text, runs):
+    """A ```console block's output lines (``...`` elides the rest) appear in the real
+    output, in order."""
+    (command,) = [c for c in COMMANDS if c.text == text and c.shown]
+    actual = [line.rstrip() for line in runs[tuple(argv(text))].out.splitlines()]
+    at = 0
+    for line in command.shown:
+        if line.strip() in ("...", "…"):
+            continue
+        assert line.rstrip() in actual[at:], (line, actual)
+        at = actual.index(line.rstrip(), at) + 1
+
+
+# -- the pre-commit snippet --------------------------------------------------------------------
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_precommit_rev_is_a_commit_with_the_hook():
+    """The README's pre-commit ``rev:`` must name something a user can install: convcalc has
+    no release tags, so it is a full commit sha present in this repository's history, whose
+    ``.pre-commit-hooks.yaml`` defines the hook id the snippet uses."""
+    import yaml
+
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    (config,) = [yaml.safe_load(b) for b in blocks if b.lstrip().startswith("repos:")]
+    (repo,) = config["repos"]
+    rev = str(repo["rev"])
+    hook_ids = [h["id"] for h in repo["hooks"]]
+    assert hook_ids == ["convcalc-check"]
+    assert re.fullmatch(r"[0-9a-f]{40}", rev), f"rev {rev!r} is not a full commit sha"
+    try:
+        inside = _git("rev-parse", "--is-inside-work-tree")
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        pytest.skip("git is not available: cannot look the pre-commit rev up")
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        pytest.skip("not a git checkout (e.g. an sdist): cannot look the pre-commit rev up")
+    if _git("cat-file", "-e", f"{rev}^{{commit}}").returncode != 0:
+        if _git("rev-parse", "--is-shallow-repository").stdout.strip() == "true":
+            pytest.skip(f"shallow clone: commit {rev} may be outside the fetched history")
+        pytest.fail(f"README pre-commit rev {rev} is not a commit of this repository")
+    manifest = _git("show", f"{rev}:.pre-commit-hooks.yaml")
+    assert manifest.returncode == 0, f"commit {rev} has no .pre-commit-hooks.yaml"
+    hooks = yaml.safe_load(manifest.stdout)
+    assert "convcalc-check" in [h["id"] for h in hooks]
+    (hook,) = [h for h in hooks if h["id"] == "convcalc-check"]
+    assert hook["entry"].split()[:2] == ["convcalc", "check"]
