@@ -67,6 +67,18 @@ def _convcalc_parts(command: str) -> list[str]:
             if re.match(r"(?:python3? -m )?convcalc(?:\s|$)", p)]
 
 
+# a runnable command written inline in the prose (`convcalc ops --conventions`); spans with
+# placeholders (FILE, OLD NEW, [options]) name a command's form, not a command to run
+_INLINE = re.compile(r"`((?:python3? -m )?convcalc(?: [^`]*)?)`")
+_PLACEHOLDER = re.compile(r"\b(?:FILE|OLD|NEW)\b|\[options\]|\.\.\.|…")
+
+
+def _after_convcalc(command: str) -> list[str]:
+    """The words after ``convcalc``: a bare `convcalc ops` names a subcommand in the prose."""
+    words = command.split()
+    return words[words.index("convcalc") + 1:]
+
+
 def readme_commands(text: str) -> list[Command]:
     commands: list[Command] = []
     lang = None
@@ -76,6 +88,8 @@ def readme_commands(text: str) -> list[Command]:
             lang = None if lang is not None else fence.group(1)
             continue
         if lang is None:
+            commands += [Command(" ".join(m.split()), "") for m in _INLINE.findall(line)
+                         if not _PLACEHOLDER.search(m) and len(_after_convcalc(m)) > 1]
             continue
         stripped = line.strip()
         if lang == "console":
@@ -353,7 +367,30 @@ def _github_budget(run, data):
     assert run.out.splitlines()[-1] == f"{len(EXAMPLES)} files, {len(over)} failed"
 
 
+def _check_unet_572(run, data):
+    # "passes (150.4 G MACs at 572×572)": the budget holds, and the figure the prose gives is
+    # the computed total (U-Net's rows are checked against PyTorch in the oracle tests)
+    (f,) = data["files"]
+    assert f["status"] == "ok" and f["findings"] == []
+    assert f["totals"]["macs"] <= 200 * 10**9
+    assert round(f["totals"]["macs"] / 10**9, 1) == 150.4
+    assert run.out.splitlines()[-1] == "1 file, all ok"
+
+
+def _ops_conventions(run, data):
+    # the full statement: every clause of the conventions, one per line
+    from convcalc.core import CONVENTIONS
+
+    lines = run.out.splitlines()
+    for clause in CONVENTIONS.split("; "):
+        assert f"- {clause}" in lines, clause
+
+
 TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it checks, ...)
+    # written inline in the prose
+    "convcalc check examples/unet.yaml --set H=572 --set W=572 --max-macs 200G":
+        Entry(_check_unet_572),
+    "convcalc ops --conventions": Entry(_ops_conventions, json=None),
     "convcalc net examples/vgg16.yaml": Entry(_net_vgg16),
     "convcalc layer --k 3 --s 2 --p 1 --n 224": Entry(_layer_112, "112×112"),
     "convcalc layer --k 3 --p 1 --n 56 --cin 64 --cout 128":
