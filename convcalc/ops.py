@@ -148,19 +148,24 @@ def apply(name: str, x: Shape, raw: dict[str, Any], *, lenient: bool = False) ->
     return effect
 
 
+def _axes(n) -> str:
+    """``1 spatial axis``, ``2 spatial axes``, ``0 or 1 spatial axes``."""
+    return f"{n} spatial axis" if str(n) == "1" else f"{n} spatial axes"
+
+
 def _apply(name: str, x: Shape, raw: dict[str, Any], lenient: bool) -> Effect:
     opdef = resolve(name)
     want_ranks = RANKED_ALIASES.get(name)
     if want_ranks is not None and x.rank not in want_ranks:
         need = " or ".join(map(str, sorted(want_ranks)))
         fits = f"{name[:-2]}{x.rank}d"
-        raise ShapeError(f"{name} needs {need} spatial axes, the input {x} has {x.rank}",
+        raise ShapeError(f"{name} needs {_axes(need)}, the input {x} has {x.rank}",
                          hint=f"use {fits}, or {opdef.name} for any rank"
                          if fits in RANKED_ALIASES else None)
     if opdef.ranks and x.rank not in opdef.ranks:
         need = ", ".join(map(str, opdef.ranks))
         hint = "add `flatten` before it" if opdef.ranks == (0,) else RANK_HINTS.get(opdef.name)
-        raise ShapeError(f"{opdef.name} works on inputs with {need} spatial axes, "
+        raise ShapeError(f"{opdef.name} works on inputs with {_axes(need)}, "
                          f"the input {x} has {x.rank}", hint=hint)
     given: dict[str, tuple[str, Any]] = {}
     for key, value in raw.items():
@@ -219,8 +224,8 @@ def _int(op: str, key: str, v: Any, minimum: int) -> int:
 def _per_axis(op: str, key: str, v: Any, rank: int, minimum: int) -> tuple[int, ...]:
     if isinstance(v, (list, tuple)):
         if len(v) != rank:
-            raise SpecError(f"{op}: '{key}' has {len(v)} values but the input has {rank} "
-                            f"spatial axes", key=key)
+            raise SpecError(f"{op}: '{key}' has {len(v)} values but the input has "
+                            f"{_axes(rank)}", key=key)
         return tuple(_int(op, key, item, minimum) for item in v)
     return (_int(op, key, v, minimum),) * rank
 
@@ -261,7 +266,7 @@ def _normalise(op: str, key: Key, spelled: str, v: Any, rank: int) -> Any:
         if isinstance(v, (list, tuple)):
             if len(v) != rank:
                 raise SpecError(f"{op}: '{spelled}' has {len(v)} values but the input has "
-                                f"{rank} spatial axes", key=spelled)
+                                f"{_axes(rank)}", key=spelled)
             pairs = []
             for item in v:
                 if isinstance(item, (list, tuple)):
@@ -907,7 +912,7 @@ def upsample(x: Shape, a: Args) -> Effect:
                         hint="drop align_corners, or use mode linear, bilinear or trilinear")
     linear_rank = LINEAR_MODES.get(a.mode)
     if linear_rank is not None and linear_rank != x.rank:
-        raise ShapeError(f"upsample: mode '{a.mode}' works on {linear_rank} spatial axes, the "
+        raise ShapeError(f"upsample: mode '{a.mode}' works on {_axes(linear_rank)}, the "
                          f"input {x} has {x.rank}", key="mode")
     outs = a.size if a.size is not None else tuple(n * s for n, s in zip(x.spatial, a.scale))
     shape = _out_shape(x.channels, outs)

@@ -204,6 +204,13 @@ def _default_text(key) -> str:
     return f"{key.name}={fmt(key.default)}"
 
 
+# where convcalc's padding is wider than PyTorch's modules, said once with the catalog
+PAD_NOTE = ("p: one number, one per axis, or [lo, hi] pairs per axis (pairs are wider than "
+            "PyTorch's modules, which pad symmetrically: they describe ONNX's pads or an F.pad "
+            "before the layer); conv-like ops also take same, valid and full (full, "
+            "p = d*(k - 1), is convcalc's), pooling no words, as in PyTorch")
+
+
 def ops_catalog() -> list[dict]:
     from .ops import OPS
 
@@ -227,7 +234,8 @@ def print_ops(fmt_name: str = "table", conventions: bool = False) -> None:
         print(json.dumps({"schema": "convcalc.ops/1", "ops": rows, "conventions": CONVENTIONS},
                          indent=2))
         return
-    lines = ["convcalc op catalog (key=default; a bare key is required; key? is optional)"]
+    lines = ["convcalc op catalog (key=default; a bare key is required; key? is optional)",
+             PAD_NOTE]
     for r in rows:
         aliases = f" ({', '.join(r['aliases'])})" if r["aliases"] else ""
         lines += ["", _style(r["op"], BOLD) + f"{aliases}: {r['summary']}",

@@ -107,7 +107,7 @@ CASES = {
     "output_padding_too_large.yaml": "output_padding 2 must be smaller than the stride 2 or "
                                      "the dilation 1",
     "linear_on_spatial.yaml": "linear works on inputs with 0 spatial axes",
-    "conv1d_rank.yaml": "conv1d needs 1 spatial axes",
+    "conv1d_rank.yaml": "conv1d needs 1 spatial axis",
     # blocks and repetitions
     "block_cycle.yaml": "block 'a' calls itself (a → b → a)",
     "block_self.yaml": "block 'loop' calls itself (loop → loop)",

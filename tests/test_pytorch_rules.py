@@ -49,7 +49,7 @@ REJECTED = [
                  "bilinear or trilinear)", id="nearest-align-corners-false"),
     # ranked names: each takes its own rank
     pytest.param("conv1d", (3, 8, 8), {"out": 4, "k": 3},
-                 "error: conv1d needs 1 spatial axes, the input 3×8×8 has 2 "
+                 "error: conv1d needs 1 spatial axis, the input 3×8×8 has 2 "
                  "(hint: use conv2d, or conv for any rank)", id="conv1d-on-2d"),
     pytest.param("batchnorm2d", (3, 8), {},
                  "error: batchnorm2d needs 2 spatial axes, the input 3×8 has 1 "
@@ -177,3 +177,16 @@ def test_ranked_names_match_pytorch(name, module, x):
     eff = ops.apply(name, Shape(x[0], tuple(x[1:])), args)
     assert tuple(m(torch.zeros(1, *x)).shape[1:]) == eff.output.dims
     assert sum(p.numel() for p in m.parameters()) == eff.params
+
+
+def test_where_convcalc_is_wider_the_catalog_says_so(capsys):
+    """[lo, hi] padding pairs on pooling are wider than PyTorch's MaxPool/AvgPool (symmetric
+    padding only): accepted, with the window formula on the asymmetric padding, and said in
+    the catalog's header."""
+    from convcalc.render import print_ops
+
+    effect = ops.apply("maxpool", Shape(3, (8,)), {"k": 3, "p": [[0, 1]]})
+    assert effect.output.spatial == ((8 + 0 + 1 - 3) // 3 + 1,)  # s = k = 3
+    print_ops("table")
+    header = capsys.readouterr().out.splitlines()[1]
+    assert "[lo, hi] pairs" in header and "wider than PyTorch's modules" in header
