@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
-from .dims import fmt, is_symbolic, provably_equal
+from .dims import fmt, free_names, is_symbolic, provably_equal
 from .errors import Loc, SpecError
 from .spec import MAX_INT
 
@@ -170,6 +170,15 @@ def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]
                                         f"{'axis' if len(wants) == 1 else 'axes'}, the "
                                         f"network has {len(sizes)}", want, sizes))
                 continue
+            if any(s is None for s in sizes):
+                # adaptive pooling or resizing to a size on a symbolic input, or branches that
+                # move at different rates: the field has no value to compare (README, rf)
+                names = sorted(set().union(*(free_names(d) for d in report.input.spatial)))
+                findings.append(Finding(loc, "rf", "receptive field: unknown here (it depends "
+                                        "on the input size)" + (
+                                            f"; bind {' and '.join(names)} with --set"
+                                            if names else ""), want, sizes))
+                continue
             bad = [(w, s) for w, s in zip(wants, sizes)
                    if is_symbolic(s) or not (s == int(s) and w.holds(int(s)))]
             if bad:
@@ -186,8 +195,6 @@ def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]
 def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> list[Finding]:
     label = {"macs": "MACs", "flops": "FLOPs"}.get(key, key)
     if actual is None or is_symbolic(actual):
-        from .dims import free_names
-
         names = sorted(free_names(actual)) if actual is not None else []
         bind = (f"bind {' and '.join(names)} with --set, e.g. --set {names[0]}=224" if names
                 else "declare it for a numeric input")

@@ -231,6 +231,22 @@ def test_symbolic_values_cannot_pass_silently(tmp_path, capsys, monkeypatch):
                           "--set H=224\n")
 
 
+def test_an_unknown_receptive_field_is_said_not_compared(tmp_path, capsys, monkeypatch):
+    # adaptive pooling's windows depend on the input size: on a symbolic input the field is
+    # unknown (README, receptive field), and check says so instead of printing "?"
+    text = ("input: [1, H]\nlayers:\n  - conv: {out: 2, k: 3}\n"
+            "  - adaptive_avgpool: {out: 4}\nexpect:\n  rf: 7\n")
+    path = write(tmp_path, text)
+    code, out, _ = cli(capsys, monkeypatch, "check", path)
+    assert (code, out) == (1, f"{path}:{at(text, '7')}: error: receptive field: unknown here "
+                              "(it depends on the input size); bind H with --set\n"
+                              "1 file, 1 failed\n")
+    # H = 20: conv k3 → 18; adaptive windows [floor(18i/4), ceil(18(i+1)/4)) hold 5 inputs
+    # each ([0,5), [4,9), [9,14), [13,18)); through the conv: 5 + (3 - 1) = 7
+    code, out, _ = cli(capsys, monkeypatch, "check", path, "--set", "H=20")
+    assert (code, out) == (0, "1 file, all ok\n")
+
+
 # -- --set (SPEC §1.3: binds symbols as in `net`) ---------------------------------------------
 
 SYMBOLIC = "input: [3, H, W]\nlayers:\n  - conv: {out: 4, k: 3}\nexpect:\n  macs: {max: 1M}\n"
