@@ -70,15 +70,20 @@ def read_text(path: str) -> str:
         raise SpecError("no such file", loc=Loc(path)) from None
     except OSError as err:
         raise SpecError(f"cannot read: {err.strerror}", loc=Loc(path)) from None
+    return _decode(data, path, "file")
+
+
+def _decode(data: bytes, name: str, noun: str) -> str:
+    """The text of a file or of standard input, held to the same rules (size, binary, UTF-8)."""
     if len(data) > MAX_FILE:
-        raise SpecError(f"file is larger than {MAX_FILE // 1_000_000} MB", loc=Loc(path, 1, 1))
+        raise SpecError(f"{noun} is larger than {MAX_FILE // 1_000_000} MB", loc=Loc(name, 1, 1))
     if b"\0" in data:
-        raise SpecError("binary file, not YAML", loc=Loc(path, 1, 1))
+        raise SpecError(f"binary {noun}, not YAML", loc=Loc(name, 1, 1))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise SpecError("not UTF-8 text", loc=Loc(path, line, 1)) from None
+        raise SpecError("not UTF-8 text", loc=Loc(name, line, 1)) from None
 
 
 _PLAIN_INT = re.compile(r"(?:0|[1-9][0-9]{0,17})\Z")
@@ -508,20 +513,10 @@ def load(path: str) -> Network:
 
 
 def read_stdin() -> str:
-    """Standard input, held to the same rules as a file (size, binary, UTF-8)."""
+    """Standard input, held to the same rules as a file."""
     import sys
 
-    data = sys.stdin.buffer.read(MAX_FILE + 1)
-    if len(data) > MAX_FILE:
-        raise SpecError(f"input is larger than {MAX_FILE // 1_000_000} MB",
-                        loc=Loc(STDIN_NAME, 1, 1))
-    if b"\0" in data:
-        raise SpecError("binary input, not YAML", loc=Loc(STDIN_NAME, 1, 1))
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise SpecError("not UTF-8 text", loc=Loc(STDIN_NAME, line, 1)) from None
+    return _decode(sys.stdin.buffer.read(MAX_FILE + 1), STDIN_NAME, "input")
 
 
 def parse(text: str, file: str) -> Network:
