@@ -148,6 +148,27 @@ def declared_totals(report) -> dict[str, Any]:
     return out
 
 
+def expectations(report) -> list[tuple[str, Any, Any, bool | None]]:
+    """(quantity, declared, computed, ok) for each declared expectation, as values: a Bound,
+    a shape list or a list of Bounds declared; a count, a shape list or RF sizes computed.
+    ``expect:`` is about the network as declared, as ``convcalc check`` reads it: per sample
+    (under ``--batch`` the per-sample values are compared) and on the YAML's input (under
+    ``--input`` nothing is compared: ok is None)."""
+    compared = not report.input_override
+    failed = {f.what for f in check_report(report)} if compared else set()
+    totals = declared_totals(report)
+    rows = []
+    for key, (want, _) in parse_expect(report.expect, report.bindings).items():
+        if key == "output":
+            computed = list(report.output.dims)
+        elif key == "rf":
+            computed = list(report.rf.size)
+        else:
+            computed = totals[key]
+        rows.append((key, want, computed, key not in failed if compared else None))
+    return rows
+
+
 def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]:
     """Compare a walked network with its ``expect:`` (about the network as declared: per
     sample, on the YAML's input, with ``--set`` bindings) and with command-line budgets."""

@@ -286,33 +286,12 @@ def _times(x, batch: int):
     return x if x is None or batch == 1 else x * batch
 
 
-def expect_values(report) -> list[tuple[str, Any, Any, bool | None]]:
-    """(quantity, declared, computed, ok) for each declared expectation, as values: a Bound,
-    a shape list or a list of Bounds declared; a count, a shape list or RF sizes computed.
-    ``expect:`` is about the network as declared, as ``convcalc check`` reads it: per sample
-    (under ``--batch`` the per-sample values are compared) and on the YAML's input (under
-    ``--input`` nothing is compared: ok is None)."""
-    from .check import check_report, declared_totals, parse_expect
-
-    compared = not report.input_override
-    failed = {f.what for f in check_report(report)} if compared else set()
-    totals = declared_totals(report)
-    rows = []
-    for key, (want, _) in parse_expect(report.expect, report.bindings).items():
-        if key == "output":
-            computed = list(report.output.dims)
-        elif key == "rf":
-            computed = list(report.rf.size)
-        else:
-            computed = totals[key]
-        rows.append((key, want, computed, key not in failed if compared else None))
-    return rows
-
-
 def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
     """(quantity, declared, computed, ok) for each declared expectation, as text."""
+    from .check import expectations
+
     rows = []
-    for key, want, computed, ok in expect_values(report):
+    for key, want, computed, ok in expectations(report):
         if key == "output":
             declared, shown = str(Shape(want[0], tuple(want[1:]))), str(report.output)
         elif key == "rf":
@@ -326,6 +305,8 @@ def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
 
 
 def net_json(report, rows) -> str:
+    from .check import expectations
+
     data = {"schema": NET_SCHEMA, "name": report.name, "file": report.file,
             "input": shape_json(report.input), "output": shape_json(report.output),
             "batch": report.batch,
@@ -333,7 +314,7 @@ def net_json(report, rows) -> str:
             "conventions": CONVENTIONS,
             "assumptions": list(report.assumptions),
             "expect": [{"key": k, "declared": _json_bound(d), "computed": jsonable(c),
-                        "ok": ok} for k, d, c, ok in expect_values(report)],
+                        "ok": ok} for k, d, c, ok in expectations(report)],
             "layers": []}
     # one compact line per layer inside an indented document: readable, and json's C encoder
     # (indent makes it fall back to the pure-Python one, 8x slower on big networks)
