@@ -28,8 +28,8 @@ import textwrap
 import pytest
 
 from convcalc.check import quantity
-from convcalc.cli import main
 from convcalc.errors import SpecError
+from clirun import cli
 
 SMALL = """\
 name: small
@@ -68,15 +68,6 @@ def at(text: str, needle: str) -> str:
     line = text.count("\n", 0, pos) + 1
     return f"{line}:{pos - (text.rfind(chr(10), 0, pos) + 1) + 1}"
 
-
-def cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    """Run the console script in process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["convcalc", *args])
-    monkeypatch.setenv("NO_COLOR", "1")
-    with pytest.raises(SystemExit) as info:
-        main()
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 
 import pytest
 
 from convcalc import diff as diff_module
-from convcalc.cli import main
 from convcalc.diff import _myers, diff_reports
 from convcalc.spec import load
 from convcalc.walk import walk
+from clirun import cli
 
 BASE = """\
 input: [3, 32, 32]
@@ -45,14 +44,6 @@ layers:
 TOTALS = {"params": 12_048, "macs": 8_699_904, "flops": 17_424_384, "activations": 98_304}
 C16 = {"out": 16, "k": 3, "p": 1}
 
-
-def cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["convcalc", *args])
-    monkeypatch.setenv("NO_COLOR", "1")
-    with pytest.raises(SystemExit) as info:
-        main()
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 @pytest.fixture

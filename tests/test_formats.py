@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-from convcalc.cli import main
 from convcalc.render import _md_code, _md_escape
+from clirun import cli
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -29,14 +28,6 @@ layers:
   - maxpool: {k: 2}
 """
 
-
-def cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["convcalc", *args])
-    monkeypatch.setenv("NO_COLOR", "1")
-    with pytest.raises(SystemExit) as info:
-        main()
-    out, err = capsys.readouterr()
-    return info.value.code, out, err
 
 
 def write(tmp_path, text: str, name: str = "net.yaml") -> str:
