@@ -213,7 +213,10 @@ def _is_int(v: Any) -> bool:
 
 def _int(op: str, key: str, v: Any, minimum: int) -> int:
     if not _is_int(v):
-        kind = "a boolean" if isinstance(v, bool) else f"{type(v).__name__} {v!r}"
+        kind = ("a boolean" if isinstance(v, bool) else "null" if v is None
+                else "a list" if isinstance(v, (list, tuple)) else "a mapping"
+                if isinstance(v, dict) else f"the text {v!r}" if isinstance(v, str)
+                else f"{type(v).__name__} {v!r}")
         raise SpecError(f"{op}: '{key}' must be an integer, got {kind}", key=key)
     if v < minimum:
         what = "positive" if minimum == 1 else "zero or more"

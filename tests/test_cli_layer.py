@@ -398,6 +398,13 @@ MORE_ERRORS = [
     pytest.param(["-t", "dwconv", "--k", "3", "--n", "8", "-a", f"mult={LIMIT * 2}"],
                  f"error: -a mult: {LIMIT * 2} is too large (convcalc takes numbers up to "
                  f"2**62)", id="arg-beyond-limit"),
+    # without --cin the channels are unknown: the message shows the sizes, not `(?)×…`
+    pytest.param(["-t", "upsample", "-a", "mode=bilinear", "-a", "scale=2", "--n", "4x4x4"],
+                 "error: upsample: mode 'bilinear' works on 2 spatial axes, the input 4×4×4 "
+                 "has 3", id="unknown-channels-in-message"),
+    pytest.param(["--k", "3x3x3x3", "--n", "8"],
+                 "error: conv works on inputs with 1, 2, 3 spatial axes, the input 8×8×8×8 "
+                 "has 4", id="four-axes-unknown-channels"),
     # an option given twice: click would keep the last one silently (issue 7 item 13)
     pytest.param(["--k", "3", "--k", "5", "--n", "8"],
                  "error: --k given twice (--k 3, then --k 5) (hint: give --k once)",

@@ -514,6 +514,13 @@ ERRORS = [
      "conv: 'k' must be an integer, got float 2.5", id="float-kernel"),
     pytest.param("conv", (3, 8, 8), {"out": 4, "k": True}, SpecError,
      "conv: 'k' must be an integer, got a boolean", id="bool-kernel"),
+    # said in YAML's terms, not Python's (`got NoneType None`, `got str 'abc'`)
+    pytest.param("conv", (3, 8, 8), {"out": None, "k": 3}, SpecError,
+     "conv: 'out' must be an integer, got null", id="null-out"),
+    pytest.param("conv", (3, 8, 8), {"out": [], "k": 3}, SpecError,
+     "conv: 'out' must be an integer, got a list", id="list-out"),
+    pytest.param("dwconv", (3, 8, 8), {"mult": "abc", "k": 3}, SpecError,
+     "dwconv: 'mult' must be an integer, got the text 'abc'", id="text-mult"),
     pytest.param("conv", (3, 8, 8), {"out": 4, "k": [3, 3, 3]}, SpecError,
      "conv: 'k' has 3 values but the input has 2 spatial axes", id="kernel-axis-count"),
     pytest.param("conv", (3, 8, 8), {"k": 3}, SpecError, "conv needs 'out'", id="missing-out"),

@@ -8,6 +8,7 @@ test says *which* token the error points at rather than hard-coding line numbers
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -837,6 +838,20 @@ def test_plain_decimals_booleans_and_keyword_keys_still_read():
     assert net.vars["on"].value == 2 and net.vars["off"].value == 0
     rows = rows_of(text)
     assert [r.params for r in rows] == [2 * 3 + 2, 2 * 2]
+
+
+@pytest.mark.parametrize("expr, value", [("0x10 + 0", 16), ("1_000 - 1", 1000),
+                                         ("0o10", 8), ("2*(0b11)", 3), ("'0X1F'", 31)])
+def test_expressions_write_integers_in_plain_decimal_too(tmp_path, expr, value):
+    # Python's parser reads 0x10, 0o10, 0b11 and 1_000; outside an expression these are
+    # errors (above), so inside one they are too: one rule for what a file's integers mean
+    text = f"input: [3, 8, 8]\nlayers:\n  - conv: {{out: {expr}, k: 1}}\n"
+    path, line, _ = error_of(tmp_path, text)
+    literal = re.search(r"0[xXob]\w+|\d+_\d+", expr).group(0)
+    shown = expr.strip("'")
+    assert line == (f"{path}:3:{len('  - conv: {out: ') + 1}: error: integer {literal!r} not "
+                    f"in plain decimal in expression {shown!r} (hint: write {value} in plain "
+                    f"decimal)")
 
 
 def test_quoted_text_is_not_a_misreading(tmp_path):
