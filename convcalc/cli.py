@@ -453,12 +453,14 @@ def diff(
 ) -> None:
     from . import render
     from .diff import diff_reports
-    from .spec import load
+    from .spec import STDIN, load
     from .walk import walk
 
     try:
         if format not in ("table", "markdown", "json"):
             raise SpecError(f"--format must be table, markdown or json, got {format!r}")
+        if old == new == STDIN:
+            raise SpecError("standard input ('-') can be read once", hint="give '-' once")
         d = diff_reports(walk(load(old)), walk(load(new)))
     except ConvcalcError as err:
         _fail(err)
