@@ -874,7 +874,13 @@ ELEMENTWISE = {
 
 def _make_elementwise(name: str, per: int, text: str, keys: tuple[Key, ...]):
     def fn(x: Shape, a: Args) -> Effect:
-        return _same_shape(x, _elementwise_flops(x, per), a.get("num", 0))  # prelu's slopes
+        num = a.get("num", 0)  # prelu's slopes: one shared, or one per channel
+        if num > 1 and _is_int(x.channels) and num != x.channels:
+            raise ShapeError(f"prelu: num={num} must be 1 or the input channels {x.channels} "
+                             f"(PyTorch's rule)", key="num",
+                             hint=f"num: 1 shares one slope, num: {x.channels} gives one per "
+                                  f"channel")
+        return _same_shape(x, _elementwise_flops(x, per), num)
 
     register(name, *keys, summary=f"element-wise {text}", shape="out = n",
              cost=f"FLOPs = {per} per element", ranks=(0, 1, 2, 3))(fn)

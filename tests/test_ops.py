@@ -514,6 +514,12 @@ ERRORS = [
      "conv: 'k' must be an integer, got float 2.5", id="float-kernel"),
     pytest.param("conv", (3, 8, 8), {"out": 4, "k": True}, SpecError,
      "conv: 'k' must be an integer, got a boolean", id="bool-kernel"),
+    # PyTorch's PReLU(num_parameters) needs 1 or the channel count ("Mismatch of parameter
+    # numbers and input channel size")
+    pytest.param("prelu", (3, 8, 8), {"num": 4}, ShapeError,
+     "prelu: num=4 must be 1 or the input channels 3 (PyTorch's rule)", id="prelu-num"),
+    pytest.param("prelu", (6,), {"num": 2}, ShapeError,
+     "prelu: num=2 must be 1 or the input channels 6 (PyTorch's rule)", id="prelu-num-flat"),
     # said in YAML's terms, not Python's (`got NoneType None`, `got str 'abc'`)
     pytest.param("conv", (3, 8, 8), {"out": None, "k": 3}, SpecError,
      "conv: 'out' must be an integer, got null", id="null-out"),
