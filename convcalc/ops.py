@@ -826,7 +826,8 @@ def _norm(x: Shape, affine: bool) -> Effect:
 
 
 @register("gn", Key("g", "count", doc="number of groups"), AFFINE, aliases=("groupnorm",),
-          summary="group norm: 2c affine params", shape="out = n", cost=NORM_COST)
+          summary="group norm: 2c affine params", shape="out = n", cost=NORM_COST,
+          ranks=(0, 1, 2, 3))  # PyTorch's GroupNorm takes (N, C) too
 def gn(x: Shape, a: Args) -> Effect:
     if x.channels is not None and x.channels % a.g:
         raise ShapeError(f"gn: groups={a.g} must divide channels={x.channels}", key="g")
@@ -845,6 +846,10 @@ def ln(x: Shape, a: Args) -> Effect:
           summary="instance norm: affine off by default, as in PyTorch", shape="out = n",
           cost=NORM_COST)
 def instance_norm(x: Shape, a: Args) -> Effect:
+    if all(_is_int(v) for v in x.spatial) and all(v == 1 for v in x.spatial):
+        # PyTorch normalises each instance over its own positions, and refuses a single one
+        raise ShapeError(f"in: PyTorch's InstanceNorm needs more than 1 spatial element, the "
+                         f"input {x} has 1")
     return _norm(x, a.affine)
 
 
@@ -979,8 +984,8 @@ def pixel_shuffle(x: Shape, a: Args) -> Effect:
 
 
 @register("channel_shuffle", Key("g", "count", doc="groups"),
-          summary="ShuffleNet's channel shuffle", shape="out = n", cost="FLOPs = 0",
-          ranks=(0, 1, 2, 3))
+          summary="ShuffleNet's channel shuffle", shape="out = n", cost="FLOPs = 0")
+# (no flat input: PyTorch's ChannelShuffle needs more than 2 dims)
 def channel_shuffle(x: Shape, a: Args) -> Effect:
     if x.channels is not None and x.channels % a.g:
         raise ShapeError(f"channel_shuffle: groups={a.g} must divide channels={x.channels}",

@@ -357,6 +357,8 @@ CATALOG += [case(f"elementwise:{name}", name, (6, 4, 5), {}, output=(6, 4, 5),
                  macs=0, flops=per * 6 * 4 * 5)
             for name, per in ELEMENTWISE_FLOPS.items()]
 CATALOG += [case("prelu:per-channel", "prelu", (6, 4, 5), {"num": 6}, params=6)]
+# GroupNorm(2, 6) on a (N, 6) input: PyTorch takes it, 2*6 affine params, 8 FLOPs per element
+CATALOG += [case("gn:flat", "gn", (6,), {"g": 2}, output=(6,), params=2 * 6, flops=8 * 6)]
 
 
 @pytest.mark.parametrize("op, x, args, expect", CATALOG)
@@ -520,6 +522,13 @@ ERRORS = [
      "prelu: num=4 must be 1 or the input channels 3 (PyTorch's rule)", id="prelu-num"),
     pytest.param("prelu", (6,), {"num": 2}, ShapeError,
      "prelu: num=2 must be 1 or the input channels 6 (PyTorch's rule)", id="prelu-num-flat"),
+    # PyTorch's ChannelShuffle needs more than 2 dims; InstanceNorm refuses a single position
+    pytest.param("channel_shuffle", (6,), {"g": 2}, ShapeError,
+     "channel_shuffle works on inputs with 1, 2, 3 spatial axes, the input 6 has 0",
+     id="channel-shuffle-flat"),
+    pytest.param("in", (4, 1, 1), {}, ShapeError,
+     "in: PyTorch's InstanceNorm needs more than 1 spatial element, the input 4×1×1 has 1",
+     id="instancenorm-one-position"),
     # said in YAML's terms, not Python's (`got NoneType None`, `got str 'abc'`)
     pytest.param("conv", (3, 8, 8), {"out": None, "k": 3}, SpecError,
      "conv: 'out' must be an integer, got null", id="null-out"),
