@@ -705,6 +705,9 @@ def avgpool(x: Shape, a: Args) -> Effect:
     return _pool("avgpool", x, a, (1,) * x.rank, lambda kk: kk)
 
 
+MAX_DIVISORS = 64  # a symbolic adaptive pooling's FLOPs formula has one term per divisor of o
+
+
 def _adaptive_windows(n: Dim, o: int):
     """PyTorch's adaptive pooling windows along one axis: [floor(i*n/o), ceil((i+1)*n/o)).
     Returns (total of window sizes, RF step). The step extends the windows to every integer i
@@ -712,13 +715,27 @@ def _adaptive_windows(n: Dim, o: int):
     if is_symbolic(n):
         if o == 1:
             return n, UNKNOWN
-        return sum(-floordiv(-(i + 1) * n, o) - floordiv(i * n, o) for i in range(o)), UNKNOWN
-    sizes = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o)]
+        # n + o - gcd(n, o), as below, with gcd(n, o) = sum over d | o of phi(d)*[d | n] and
+        # [d | n] = n//d - (n - 1)//d: one term per divisor of o, not one per window (3000
+        # windows took minutes and printed a 100 kB formula)
+        from sympy import divisor_count, divisors, totient
+
+        if divisor_count(o) > MAX_DIVISORS:
+            raise ShapeError(f"adaptive pooling to {o} on the symbolic size {fmt(n)}: its "
+                             f"FLOPs formula would have {divisor_count(o)} terms",
+                             hint="bind the size with --set to get the number")
+        g = sum(int(totient(d)) * (floordiv(n, d) - floordiv(n - 1, d)) for d in divisors(o))
+        return n + o - g, UNKNOWN
+    # the total in closed form, not by listing o windows (o may be up to 2**62): with
+    # g = gcd(n, o), sum of ceil((i+1)*n/o) - floor(i*n/o) over i < o is n plus the rounding
+    # at both ends, (o - g)/2 each (i*n mod o runs through the multiples of g, g times each)
     g = gcd(n, o)
+    total = n + o - g
     if o // g > MAX_PERIOD:
-        return sum(sizes), UNKNOWN
-    step = RFStep.make(o // g, n // g, tuple(((i * n // o, 1, sizes[i]),) for i in range(o // g)))
-    return sum(sizes), step
+        return total, UNKNOWN
+    step = RFStep.make(o // g, n // g, tuple(((i * n // o, 1, -(-(i + 1) * n // o) - i * n // o),)
+                                             for i in range(o // g)))
+    return total, step
 
 
 def _adaptive(op: str, x: Shape, out, is_max: bool) -> Effect:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import random
+
 import pytest
 
 from convcalc import ops
@@ -615,3 +617,39 @@ def test_merge_flops(how, inputs, shape, flops):
 def test_merges_only_exist_in_networks(how):
     with pytest.raises(SpecError, match="merges saved tensors"):
         ops.apply(how, Shape(4, (8, 8)), {})
+
+
+# -- adaptive pooling's FLOPs in closed form ------------------------------------------------------
+
+def _windows_total(n: int, o: int) -> int:
+    """Brute force: PyTorch's windows [floor(i*n/o), ceil((i+1)*n/o)), sizes summed."""
+    return sum(-(-(i + 1) * n // o) - (i * n // o) for i in range(o))
+
+
+@pytest.mark.parametrize("o", [1, 2, 3, 7, 12, 64, 3000])
+def test_adaptive_pool_flops_symbolic_equal_numeric(o):
+    # one formula for every H, built from the divisors of o (3000 windows took 9 minutes)
+    sym = ops.apply("adaptive_avgpool", Shape(2, (symbol("H"),)), {"out": o}).flops
+    rng = random.Random(o)
+    for h in [1, 2, o - 1, o, o + 1, 2 * o, 5 * o + 3] + [rng.randint(1, 10 * o) for _ in range(20)]:
+        if h < 1:
+            continue
+        assert int(sym.subs(symbol("H"), h)) == 2 * _windows_total(h, o), (o, h)
+        assert ops.apply("adaptive_avgpool", Shape(2, (h,)), {"out": o}).flops == \
+            2 * _windows_total(h, o)
+
+
+def test_adaptive_pool_to_a_huge_size_answers_at_once():
+    o = 2**62  # one window per output: a list of 2**62 windows never finished
+    eff = ops.apply("adaptive_maxpool", Shape(1, (3,)), {"out": o})
+    # n + o - gcd(n, o) positions read, minus one comparison saved per window
+    assert eff.flops == (3 + o - 1) - o
+
+
+def test_adaptive_pool_formula_with_too_many_terms_is_refused():
+    o = 735134400  # 1344 divisors
+    with pytest.raises(ShapeError) as info:
+        ops.apply("adaptive_avgpool", Shape(2, (symbol("H"),)), {"out": o})
+    assert info.value.line() == (f"error: adaptive pooling to {o} on the symbolic size H: its "
+                                 f"FLOPs formula would have 1344 terms (hint: bind the size "
+                                 f"with --set to get the number)")
