@@ -943,3 +943,10 @@ def test_a_name_with_times_names_the_last_repetition():
     rows = rows_of(text)
     assert [r.path for r in rows] == ["x.0", "x.1", "x.2", "1", "2"]
     assert rows[-1].input.dims == (3, 16 // 2 // 2 // 2, 16 // 2 // 2 // 2)
+
+
+def test_a_scalar_input_names_the_same_rank_range_as_the_list_check(tmp_path):
+    # a flat input ([3]) is valid: both messages say 0–3 spatial sizes
+    path, line, _ = error_of(tmp_path, "input: 3\nlayers: [relu]\n")
+    assert line == (f"{path}:1:8: error: 'input' must be a list: channels then 0–3 spatial "
+                    f"sizes, e.g. [3, 224, 224]")
