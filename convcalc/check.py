@@ -77,8 +77,10 @@ def quantity(value: Any, loc: Loc | None, what: str) -> int:
                     raise SpecError(f"{what}: {value!r} is too large", loc=loc)
                 return int(number)
             raise SpecError(f"{what}: {value!r} is not a whole number", loc=loc)
+    shown = ("null" if value is None else "a list" if isinstance(value, (list, tuple))
+             else "a mapping" if isinstance(value, dict) else repr(value))
     raise SpecError(f"{what}: expected an integer or a string like 2G or 3.5M, got "
-                    f"{value!r}", loc=loc, hint="SI suffixes: k, M, G, T")
+                    f"{shown}", loc=loc, hint="SI suffixes: k, M, G, T")
 
 
 def bound(y, what: str) -> Bound:

@@ -453,12 +453,14 @@ def diff(
 ) -> None:
     from . import render
     from .diff import diff_reports
-    from .spec import load
+    from .spec import STDIN, load
     from .walk import walk
 
     try:
         if format not in ("table", "markdown", "json"):
             raise SpecError(f"--format must be table, markdown or json, got {format!r}")
+        if old == new == STDIN:
+            raise SpecError("standard input ('-') can be read once", hint="give '-' once")
         d = diff_reports(walk(load(old)), walk(load(new)))
     except ConvcalcError as err:
         _fail(err)
@@ -488,6 +490,12 @@ def main() -> None:
     # bare `convcalc` shows the help (on stdout, exit 0) rather than a usage error
     args = sys.argv[1:] or ["--help"]
     try:
+        repeated = _repeated_option(args)
+        if repeated is not None:
+            from .render import error
+
+            error(repeated)
+            sys.exit(ExitStatus.INVALID)
         code = app(args=args, prog_name="convcalc", standalone_mode=False)
     except typer.Abort:
         sys.exit(130)
@@ -557,6 +565,43 @@ def _usage_error(err: Exception, args: List[str]) -> Optional[SpecError]:
         return SpecError(f"unexpected argument{'s' if len(extra) > 1 else ''} {listed}",
                          hint=see)
     return SpecError("cannot read the command line", hint=see)
+
+
+def _repeated_option(args: List[str]) -> Optional[SpecError]:
+    """An option that takes one value given twice (``--k 3 --k 5``, ``--bias --no-bias``):
+    click would keep the last silently; convcalc names both (README: every option means
+    something or is an error). Repeatable options (``-a``, ``--set``) are left to their
+    command."""
+    if not isinstance(app, typer.Typer):  # no command table to read (a test's stand-in)
+        return None
+    group = typer.main.get_command(app)
+    name = next((a for a in args if not a.startswith("-")), None)
+    command = group.commands.get(name) if name else None
+    if command is None:
+        return None
+    options = {o: p for p in command.params if getattr(p, "param_type_name", "") == "option"
+               for o in (*p.opts, *p.secondary_opts)}
+    seen: dict[str, str] = {}  # parameter name -> the option as typed first
+    rest = iter(args[args.index(name) + 1:])
+    for a in rest:
+        if a == "--":
+            break
+        opt, eq, value = a.partition("=") if a.startswith("--") else (a, "", "")
+        if not eq and not a.startswith("--") and len(a) > 2 and a[:2] in options:
+            opt, eq, value = a[:2], "=", a[2:]  # -tconv: click's attached short value
+        param = options.get(opt)
+        if param is None:
+            continue
+        if not param.is_flag and not eq:
+            value = next(rest, "")
+        if param.multiple:
+            continue
+        typed = f"{opt} {value}" if value else opt
+        if param.name in seen:
+            return SpecError(f"{param.opts[0]} given twice ({seen[param.name]}, then "
+                             f"{typed})", hint=f"give {param.opts[0]} once")
+        seen[param.name] = typed
+    return None
 
 
 # click's name of a parameter type (its spelling differs between versions) → convcalc's words

@@ -50,6 +50,8 @@ class Shape:
     def __str__(self) -> str:
         if type(self.channels) is int and all(type(x) is int for x in self.spatial):
             return "×".join(map(str, self.dims))
+        if self.channels is None and self.spatial:  # `layer` without --cin: sizes only
+            return self.spatial_text()
         return "×".join(_dim_text(x) for x in self.dims)
 
     def spatial_text(self) -> str:

@@ -213,7 +213,10 @@ def _is_int(v: Any) -> bool:
 
 def _int(op: str, key: str, v: Any, minimum: int) -> int:
     if not _is_int(v):
-        kind = "a boolean" if isinstance(v, bool) else f"{type(v).__name__} {v!r}"
+        kind = ("a boolean" if isinstance(v, bool) else "null" if v is None
+                else "a list" if isinstance(v, (list, tuple)) else "a mapping"
+                if isinstance(v, dict) else f"the text {v!r}" if isinstance(v, str)
+                else f"{type(v).__name__} {v!r}")
         raise SpecError(f"{op}: '{key}' must be an integer, got {kind}", key=key)
     if v < minimum:
         what = "positive" if minimum == 1 else "zero or more"
@@ -702,6 +705,9 @@ def avgpool(x: Shape, a: Args) -> Effect:
     return _pool("avgpool", x, a, (1,) * x.rank, lambda kk: kk)
 
 
+MAX_DIVISORS = 64  # a symbolic adaptive pooling's FLOPs formula has one term per divisor of o
+
+
 def _adaptive_windows(n: Dim, o: int):
     """PyTorch's adaptive pooling windows along one axis: [floor(i*n/o), ceil((i+1)*n/o)).
     Returns (total of window sizes, RF step). The step extends the windows to every integer i
@@ -709,13 +715,27 @@ def _adaptive_windows(n: Dim, o: int):
     if is_symbolic(n):
         if o == 1:
             return n, UNKNOWN
-        return sum(-floordiv(-(i + 1) * n, o) - floordiv(i * n, o) for i in range(o)), UNKNOWN
-    sizes = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o)]
+        # n + o - gcd(n, o), as below, with gcd(n, o) = sum over d | o of phi(d)*[d | n] and
+        # [d | n] = n//d - (n - 1)//d: one term per divisor of o, not one per window (3000
+        # windows took minutes and printed a 100 kB formula)
+        from sympy import divisor_count, divisors, totient
+
+        if divisor_count(o) > MAX_DIVISORS:
+            raise ShapeError(f"adaptive pooling to {o} on the symbolic size {fmt(n)}: its "
+                             f"FLOPs formula would have {divisor_count(o)} terms",
+                             hint="bind the size with --set to get the number")
+        g = sum(int(totient(d)) * (floordiv(n, d) - floordiv(n - 1, d)) for d in divisors(o))
+        return n + o - g, UNKNOWN
+    # the total in closed form, not by listing o windows (o may be up to 2**62): with
+    # g = gcd(n, o), sum of ceil((i+1)*n/o) - floor(i*n/o) over i < o is n plus the rounding
+    # at both ends, (o - g)/2 each (i*n mod o runs through the multiples of g, g times each)
     g = gcd(n, o)
+    total = n + o - g
     if o // g > MAX_PERIOD:
-        return sum(sizes), UNKNOWN
-    step = RFStep.make(o // g, n // g, tuple(((i * n // o, 1, sizes[i]),) for i in range(o // g)))
-    return sum(sizes), step
+        return total, UNKNOWN
+    step = RFStep.make(o // g, n // g, tuple(((i * n // o, 1, -(-(i + 1) * n // o) - i * n // o),)
+                                             for i in range(o // g)))
+    return total, step
 
 
 def _adaptive(op: str, x: Shape, out, is_max: bool) -> Effect:
@@ -823,7 +843,8 @@ def _norm(x: Shape, affine: bool) -> Effect:
 
 
 @register("gn", Key("g", "count", doc="number of groups"), AFFINE, aliases=("groupnorm",),
-          summary="group norm: 2c affine params", shape="out = n", cost=NORM_COST)
+          summary="group norm: 2c affine params", shape="out = n", cost=NORM_COST,
+          ranks=(0, 1, 2, 3))  # PyTorch's GroupNorm takes (N, C) too
 def gn(x: Shape, a: Args) -> Effect:
     if x.channels is not None and x.channels % a.g:
         raise ShapeError(f"gn: groups={a.g} must divide channels={x.channels}", key="g")
@@ -842,6 +863,10 @@ def ln(x: Shape, a: Args) -> Effect:
           summary="instance norm: affine off by default, as in PyTorch", shape="out = n",
           cost=NORM_COST)
 def instance_norm(x: Shape, a: Args) -> Effect:
+    if all(_is_int(v) for v in x.spatial) and all(v == 1 for v in x.spatial):
+        # PyTorch normalises each instance over its own positions, and refuses a single one
+        raise ShapeError(f"in: PyTorch's InstanceNorm needs more than 1 spatial element, the "
+                         f"input {x} has 1")
     return _norm(x, a.affine)
 
 
@@ -871,7 +896,13 @@ ELEMENTWISE = {
 
 def _make_elementwise(name: str, per: int, text: str, keys: tuple[Key, ...]):
     def fn(x: Shape, a: Args) -> Effect:
-        return _same_shape(x, _elementwise_flops(x, per), a.get("num", 0))  # prelu's slopes
+        num = a.get("num", 0)  # prelu's slopes: one shared, or one per channel
+        if num > 1 and _is_int(x.channels) and num != x.channels:
+            raise ShapeError(f"prelu: num={num} must be 1 or the input channels {x.channels} "
+                             f"(PyTorch's rule)", key="num",
+                             hint=f"num: 1 shares one slope, num: {x.channels} gives one per "
+                                  f"channel")
+        return _same_shape(x, _elementwise_flops(x, per), num)
 
     register(name, *keys, summary=f"element-wise {text}", shape="out = n",
              cost=f"FLOPs = {per} per element", ranks=(0, 1, 2, 3))(fn)
@@ -970,8 +1001,8 @@ def pixel_shuffle(x: Shape, a: Args) -> Effect:
 
 
 @register("channel_shuffle", Key("g", "count", doc="groups"),
-          summary="ShuffleNet's channel shuffle", shape="out = n", cost="FLOPs = 0",
-          ranks=(0, 1, 2, 3))
+          summary="ShuffleNet's channel shuffle", shape="out = n", cost="FLOPs = 0")
+# (no flat input: PyTorch's ChannelShuffle needs more than 2 dims)
 def channel_shuffle(x: Shape, a: Args) -> Effect:
     if x.channels is not None and x.channels % a.g:
         raise ShapeError(f"channel_shuffle: groups={a.g} must divide channels={x.channels}",

@@ -97,6 +97,7 @@ _SCALAR_TAGS = {
 
 
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
+_PLAIN_DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 
 
 def _refuse_misread(tag: str, text: str, value, loc: Loc) -> None:
@@ -386,7 +387,7 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc | None, *, symbols: bool =
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise SpecError(f"cannot read expression {text!r}", loc=loc,
                         hint="use integers, names, + - * // % and parentheses") from None
-    return _Eval(env, loc, symbols, text).visit(tree.body)
+    return _Eval(env, loc, symbols, text, text.strip()).visit(tree.body)
 
 
 @lru_cache(maxsize=1024)  # blocks evaluate the same few expressions once per call
@@ -395,8 +396,9 @@ def _parse(text: str) -> ast.Expression:
 
 
 class _Eval:
-    def __init__(self, env, loc, symbols, text):
+    def __init__(self, env, loc, symbols, text, source):
         self.env, self.loc, self.symbols, self.text = env, loc, symbols, text
+        self.source = source  # the text parsed: where each literal is spelled
 
     def fail(self, what: str, hint: str | None = None):
         raise SpecError(f"{what} in expression {self.text!r}", loc=self.loc,
@@ -407,6 +409,12 @@ class _Eval:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int):
                 self.fail(f"{type(node.value).__name__} constant {node.value!r}")
+            # Python also reads 0x10, 0o10, 0b11 and 1_000; a network file writes integers
+            # in plain decimal, inside an expression as outside (README: YAML 1.1 spellings)
+            spelled = ast.get_source_segment(self.source, node)
+            if spelled is not None and not _PLAIN_DECIMAL.match(spelled):
+                self.fail(f"integer {spelled!r} not in plain decimal",
+                          f"write {node.value} in plain decimal")
             return self.check(node.value)
         if isinstance(node, ast.Name):
             if node.id in self.env:

@@ -168,7 +168,7 @@ def _parse_input(net, env: dict[str, Any], override: list | None) -> Shape:
         loc = None
     else:
         if not net.input.is_list:
-            raise SpecError("'input' must be a list: channels then 1–3 spatial sizes, e.g. "
+            raise SpecError("'input' must be a list: channels then 0–3 spatial sizes, e.g. "
                             "[3, 224, 224]", loc=net.input.loc)
         values, loc = net.input.value, net.input.loc
     if not 1 <= len(values) <= 4:

@@ -196,6 +196,21 @@ def test_expectations_that_fail(tmp_path, capsys, monkeypatch, body, token, mess
     assert out == f"{path}:{at(text, token)}: error: {message}\n1 file, 1 failed\n"
 
 
+@pytest.mark.parametrize("value, shown", [("[1, 2]", "a list"), ("null", "null"),
+                                          ("{max: [3]}", "a list")])
+def test_an_expectation_of_the_wrong_kind_is_said_in_yaml_terms(tmp_path, capsys, monkeypatch,
+                                                                value, shown):
+    # not Python's repr of convcalc's internals (it was `[Y(value=1, loc=Loc(...)), …]`)
+    text = with_expect(f"params: {value}\n")
+    path = write(tmp_path, text)
+    code, out, err = cli(capsys, monkeypatch, "check", path)
+    token = value if not value.startswith("{") else value[len("{max: "):]
+    assert (code, err) == (2, "")
+    assert out == (f"{path}:{at(text, token)}: error: expect.params: expected an integer or a "
+                   f"string like 2G or 3.5M, got {shown} (hint: SI suffixes: k, M, G, T)\n"
+                   f"1 file, 1 invalid\n")
+
+
 def test_every_failed_expectation_is_reported(tmp_path, capsys, monkeypatch):
     text = with_expect("output: [9]\nparams: 1\nmacs: {max: 1k}\nflops: 0\n")
     path = write(tmp_path, text)

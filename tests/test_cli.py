@@ -45,8 +45,8 @@ USAGE_ERRORS = [  # command line → convcalc's own one-line message (click's te
                  "error: --batch: '2.5' is not an integer (hint: convcalc net --help)",
                  id="bad-integer-equals"),
     pytest.param(["layer", "--cin", "4", "--cin", "9x"],
-                 "error: --cin: '9x' is not an integer (hint: convcalc layer --help)",
-                 id="bad-integer-last-wins"),
+                 "error: --cin given twice (--cin 4, then --cin 9x) (hint: give --cin once)",
+                 id="bad-integer-given-twice"),
     pytest.param(["layer", "--k"], "error: --k needs a value (hint: convcalc layer --help)",
                  id="option-without-value"),
     pytest.param(["layer", "--ceil=1"], "error: --ceil takes no value (hint: convcalc layer "

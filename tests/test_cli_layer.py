@@ -398,6 +398,26 @@ MORE_ERRORS = [
     pytest.param(["-t", "dwconv", "--k", "3", "--n", "8", "-a", f"mult={LIMIT * 2}"],
                  f"error: -a mult: {LIMIT * 2} is too large (convcalc takes numbers up to "
                  f"2**62)", id="arg-beyond-limit"),
+    # without --cin the channels are unknown: the message shows the sizes, not `(?)×…`
+    pytest.param(["-t", "upsample", "-a", "mode=bilinear", "-a", "scale=2", "--n", "4x4x4"],
+                 "error: upsample: mode 'bilinear' works on 2 spatial axes, the input 4×4×4 "
+                 "has 3", id="unknown-channels-in-message"),
+    pytest.param(["--k", "3x3x3x3", "--n", "8"],
+                 "error: conv works on inputs with 1, 2, 3 spatial axes, the input 8×8×8×8 "
+                 "has 4", id="four-axes-unknown-channels"),
+    # an option given twice: click would keep the last one silently (issue 7 item 13)
+    pytest.param(["--k", "3", "--k", "5", "--n", "8"],
+                 "error: --k given twice (--k 3, then --k 5) (hint: give --k once)",
+                 id="k-twice"),
+    pytest.param(["--k", "3", "--p", "same", "--p=1", "--n", "8"],
+                 "error: --p given twice (--p same, then --p 1) (hint: give --p once)",
+                 id="p-twice"),
+    pytest.param(["--k", "3", "--bias", "--no-bias", "--n", "8"],
+                 "error: --bias given twice (--bias, then --no-bias) (hint: give --bias once)",
+                 id="bias-and-no-bias"),
+    pytest.param(["-tconv", "--k", "3", "-t", "maxpool", "--n", "8"],
+                 "error: --type given twice (-t conv, then -t maxpool) (hint: give --type "
+                 "once)", id="type-twice"),
     # within the limit on the way in, beyond it on the way out
     pytest.param(["-t", "upsample", "-a", f"scale={LIMIT}", "--n", "4"],
                  f"error: upsample: output {4 * LIMIT}×{4 * LIMIT} has a size beyond 2**62",
@@ -409,3 +429,26 @@ MORE_ERRORS = [
 def test_user_mistake_is_this_exact_line(args, message):
     result = layer(*args)
     assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["net", "examples/vgg16.yaml", "--batch", "2", "--batch", "3"],
+     "error: --batch given twice (--batch 2, then --batch 3) (hint: give --batch once)"),
+    (["check", "examples/vgg16.yaml", "--max-macs", "1G", "--max-macs=20G"],
+     "error: --max-macs given twice (--max-macs 1G, then --max-macs 20G) (hint: give "
+     "--max-macs once)"),
+    (["diff", "examples/vgg16.yaml", "examples/vgg16.yaml", "-f", "json", "--format",
+      "table"],
+     "error: --format given twice (-f json, then --format table) (hint: give --format once)"),
+])
+def test_an_option_given_twice_is_an_error_in_every_command(args, message):
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable, "-m", "convcalc", *args], capture_output=True,
+                            text=True, env=_env(), timeout=60, cwd=here)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")
+
+
+def test_repeatable_options_still_repeat():
+    # -a and --set are lists: each use is its own key
+    out = ok(layer("--k", "3", "-a", "s=2", "-a", "d=1", "--n", "9"))
+    assert "= 4" in out.splitlines()[1]  # floor((9 - 1*(3 - 1) - 1)/2) + 1 = 4

@@ -373,3 +373,9 @@ def test_alignment_properties_on_random_edits(tmp_path):
         assert [x.row.index for x, _ in pairs if x] == list(range(len(a.rows)))
         assert [y.row.index for _, y in pairs if y] == list(range(len(b.rows)))
         assert all(x.op == y.op for x, y in pairs if x and y)
+
+
+def test_standard_input_is_read_once(capsys, monkeypatch):
+    # `diff - -` read stdin twice: the second read was empty ("<stdin>:1:1: error: empty file")
+    assert cli(capsys, monkeypatch, "diff", "-", "-") == (
+        2, "", "error: standard input ('-') can be read once (hint: give '-' once)\n")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import random
+
 import pytest
 
 from convcalc import ops
@@ -357,6 +359,8 @@ CATALOG += [case(f"elementwise:{name}", name, (6, 4, 5), {}, output=(6, 4, 5),
                  macs=0, flops=per * 6 * 4 * 5)
             for name, per in ELEMENTWISE_FLOPS.items()]
 CATALOG += [case("prelu:per-channel", "prelu", (6, 4, 5), {"num": 6}, params=6)]
+# GroupNorm(2, 6) on a (N, 6) input: PyTorch takes it, 2*6 affine params, 8 FLOPs per element
+CATALOG += [case("gn:flat", "gn", (6,), {"g": 2}, output=(6,), params=2 * 6, flops=8 * 6)]
 
 
 @pytest.mark.parametrize("op, x, args, expect", CATALOG)
@@ -514,6 +518,26 @@ ERRORS = [
      "conv: 'k' must be an integer, got float 2.5", id="float-kernel"),
     pytest.param("conv", (3, 8, 8), {"out": 4, "k": True}, SpecError,
      "conv: 'k' must be an integer, got a boolean", id="bool-kernel"),
+    # PyTorch's PReLU(num_parameters) needs 1 or the channel count ("Mismatch of parameter
+    # numbers and input channel size")
+    pytest.param("prelu", (3, 8, 8), {"num": 4}, ShapeError,
+     "prelu: num=4 must be 1 or the input channels 3 (PyTorch's rule)", id="prelu-num"),
+    pytest.param("prelu", (6,), {"num": 2}, ShapeError,
+     "prelu: num=2 must be 1 or the input channels 6 (PyTorch's rule)", id="prelu-num-flat"),
+    # PyTorch's ChannelShuffle needs more than 2 dims; InstanceNorm refuses a single position
+    pytest.param("channel_shuffle", (6,), {"g": 2}, ShapeError,
+     "channel_shuffle works on inputs with 1, 2, 3 spatial axes, the input 6 has 0",
+     id="channel-shuffle-flat"),
+    pytest.param("in", (4, 1, 1), {}, ShapeError,
+     "in: PyTorch's InstanceNorm needs more than 1 spatial element, the input 4×1×1 has 1",
+     id="instancenorm-one-position"),
+    # said in YAML's terms, not Python's (`got NoneType None`, `got str 'abc'`)
+    pytest.param("conv", (3, 8, 8), {"out": None, "k": 3}, SpecError,
+     "conv: 'out' must be an integer, got null", id="null-out"),
+    pytest.param("conv", (3, 8, 8), {"out": [], "k": 3}, SpecError,
+     "conv: 'out' must be an integer, got a list", id="list-out"),
+    pytest.param("dwconv", (3, 8, 8), {"mult": "abc", "k": 3}, SpecError,
+     "dwconv: 'mult' must be an integer, got the text 'abc'", id="text-mult"),
     pytest.param("conv", (3, 8, 8), {"out": 4, "k": [3, 3, 3]}, SpecError,
      "conv: 'k' has 3 values but the input has 2 spatial axes", id="kernel-axis-count"),
     pytest.param("conv", (3, 8, 8), {"k": 3}, SpecError, "conv needs 'out'", id="missing-out"),
@@ -593,3 +617,39 @@ def test_merge_flops(how, inputs, shape, flops):
 def test_merges_only_exist_in_networks(how):
     with pytest.raises(SpecError, match="merges saved tensors"):
         ops.apply(how, Shape(4, (8, 8)), {})
+
+
+# -- adaptive pooling's FLOPs in closed form ------------------------------------------------------
+
+def _windows_total(n: int, o: int) -> int:
+    """Brute force: PyTorch's windows [floor(i*n/o), ceil((i+1)*n/o)), sizes summed."""
+    return sum(-(-(i + 1) * n // o) - (i * n // o) for i in range(o))
+
+
+@pytest.mark.parametrize("o", [1, 2, 3, 7, 12, 64, 3000])
+def test_adaptive_pool_flops_symbolic_equal_numeric(o):
+    # one formula for every H, built from the divisors of o (3000 windows took 9 minutes)
+    sym = ops.apply("adaptive_avgpool", Shape(2, (symbol("H"),)), {"out": o}).flops
+    rng = random.Random(o)
+    for h in [1, 2, o - 1, o, o + 1, 2 * o, 5 * o + 3] + [rng.randint(1, 10 * o) for _ in range(20)]:
+        if h < 1:
+            continue
+        assert int(sym.subs(symbol("H"), h)) == 2 * _windows_total(h, o), (o, h)
+        assert ops.apply("adaptive_avgpool", Shape(2, (h,)), {"out": o}).flops == \
+            2 * _windows_total(h, o)
+
+
+def test_adaptive_pool_to_a_huge_size_answers_at_once():
+    o = 2**62  # one window per output: a list of 2**62 windows never finished
+    eff = ops.apply("adaptive_maxpool", Shape(1, (3,)), {"out": o})
+    # n + o - gcd(n, o) positions read, minus one comparison saved per window
+    assert eff.flops == (3 + o - 1) - o
+
+
+def test_adaptive_pool_formula_with_too_many_terms_is_refused():
+    o = 735134400  # 1344 divisors
+    with pytest.raises(ShapeError) as info:
+        ops.apply("adaptive_avgpool", Shape(2, (symbol("H"),)), {"out": o})
+    assert info.value.line() == (f"error: adaptive pooling to {o} on the symbolic size H: its "
+                                 f"FLOPs formula would have 1344 terms (hint: bind the size "
+                                 f"with --set to get the number)")

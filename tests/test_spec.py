@@ -8,6 +8,7 @@ test says *which* token the error points at rather than hard-coding line numbers
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -839,6 +840,20 @@ def test_plain_decimals_booleans_and_keyword_keys_still_read():
     assert [r.params for r in rows] == [2 * 3 + 2, 2 * 2]
 
 
+@pytest.mark.parametrize("expr, value", [("0x10 + 0", 16), ("1_000 - 1", 1000),
+                                         ("0o10", 8), ("2*(0b11)", 3), ("'0X1F'", 31)])
+def test_expressions_write_integers_in_plain_decimal_too(tmp_path, expr, value):
+    # Python's parser reads 0x10, 0o10, 0b11 and 1_000; outside an expression these are
+    # errors (above), so inside one they are too: one rule for what a file's integers mean
+    text = f"input: [3, 8, 8]\nlayers:\n  - conv: {{out: {expr}, k: 1}}\n"
+    path, line, _ = error_of(tmp_path, text)
+    literal = re.search(r"0[xXob]\w+|\d+_\d+", expr).group(0)
+    shown = expr.strip("'")
+    assert line == (f"{path}:3:{len('  - conv: {out: ') + 1}: error: integer {literal!r} not "
+                    f"in plain decimal in expression {shown!r} (hint: write {value} in plain "
+                    f"decimal)")
+
+
 def test_quoted_text_is_not_a_misreading(tmp_path):
     # quoted, `'010'` is a string: an expression, where Python's rules refuse a leading zero
     path, line, _ = error_of(tmp_path, "input: [3, 8, 8]\nlayers:\n  - conv: {out: '010', "
@@ -928,3 +943,10 @@ def test_a_name_with_times_names_the_last_repetition():
     rows = rows_of(text)
     assert [r.path for r in rows] == ["x.0", "x.1", "x.2", "1", "2"]
     assert rows[-1].input.dims == (3, 16 // 2 // 2 // 2, 16 // 2 // 2 // 2)
+
+
+def test_a_scalar_input_names_the_same_rank_range_as_the_list_check(tmp_path):
+    # a flat input ([3]) is valid: both messages say 0–3 spatial sizes
+    path, line, _ = error_of(tmp_path, "input: 3\nlayers: [relu]\n")
+    assert line == (f"{path}:1:8: error: 'input' must be a list: channels then 0–3 spatial "
+                    f"sizes, e.g. [3, 224, 224]")
