@@ -135,7 +135,8 @@ def _args_text(args: dict) -> str:
 
 def print_layer(report) -> None:
     eff = report.effect
-    title = f"{report.op} {_args_text(report.args)} on {shape_text(report.input)}".strip()
+    title = " ".join(f"{report.op} {_args_text(report.args)} on {shape_text(report.input)}"
+                     .split())
     body: list[tuple[list[str], str]] = []
 
     def add(label, value, notes):
@@ -153,10 +154,13 @@ def print_layer(report) -> None:
         add(f"  {name}", shape_text(part.output),
             [f"params {num(part.params)}, MACs {num(part.macs)}, FLOPs {num(part.flops)}"])
     rf = report.rf
-    add("RF size", rf_text(rf.size), ["largest span of input positions one output unit "
-                                      "depends on"])
-    add("RF jump", rf_text(rf.jump), ["input positions between adjacent outputs"])
-    add("RF start", rf_start_text(rf.start), ["centre of output unit 0's field"])
+    if not report.input.rank:  # a flat input (linear, bn1d on features): no field to state
+        add("RF", "—", ["no spatial axes"])
+    else:
+        add("RF size", rf_text(rf.size), ["largest span of input positions one output unit "
+                                          "depends on"])
+        add("RF jump", rf_text(rf.jump), ["input positions between adjacent outputs"])
+        add("RF start", rf_start_text(rf.start), ["centre of output unit 0's field"])
     lines = [_style(title, BOLD)] + _layout(["", "", ""], body, None, {1})[1:]
     lines.append(_style(CONVENTIONS_SHORT, DIM))
     sys.stdout.write("\n".join(lines) + "\n")
