@@ -48,9 +48,13 @@ class Solution:
 
 def missing_key(op: str, given: set[str]) -> str:
     opdef = ops.resolve(op)
-    solvable = [key for key in SOLVABLE if key in opdef.keys]
+    # sizes only: dropout's p is a probability, not a padding
+    solvable = [key for key in SOLVABLE
+                if key in opdef.keys and opdef.keys[key].kind in ("axes", "axes0", "pad")]
     if not solvable:
-        raise SpecError(f"--out: {opdef.name} has none of k, p, s, d, op to solve for")
+        other = [key for key in SOLVABLE if key in opdef.keys]
+        raise SpecError(f"--out: {opdef.name} has none of k, p, s, d, op to solve for"
+                        + (f" (its {', '.join(other)} is not a size)" if other else ""))
     for key in solvable:
         if key not in given:
             return key
@@ -64,7 +68,7 @@ def solve(op: str, x: Shape, args: dict, wanted: tuple[int, ...], key: str) -> S
     opdef = ops.resolve(op)
     per_axis = []
     for axis, (n, want) in enumerate(zip(x.spatial, wanted)):
-        axis_args = {k: _pick(opdef, k, v, axis) for k, v in args.items()}
+        axis_args = {k: _pick(opdef, k, v, axis, x.rank) for k, v in args.items()}
         per_axis.append(_solve_axis(op, opdef, x.channels, x.rank, n, want, axis_args, key))
     missing = [i for i, found in enumerate(per_axis) if not found]
     if missing:
@@ -76,12 +80,13 @@ def solve(op: str, x: Shape, args: dict, wanted: tuple[int, ...], key: str) -> S
     return Solution(key, tuple(per_axis))
 
 
-def _pick(opdef, key: str, value, axis: int):
-    """The value of a per-axis key along one axis; other keys (out, g, mult, ...) as given."""
+def _pick(opdef, key: str, value, axis: int, rank: int):
+    """A per-axis key's value along one axis, on every axis of the input made of copies of
+    that axis (a ``[lo, hi]`` pair stays a pair); other keys (out, g, mult, ...) as given."""
     spec = opdef.keys.get(ops.KEY_ALIASES.get(key, key))
     if spec is not None and spec.kind in ("axes", "axes0", "pad") \
             and isinstance(value, (list, tuple)):
-        return value[axis]
+        return [value[axis]] * rank
     return value
 
 

@@ -177,3 +177,18 @@ def test_missing_key_order_and_messages():
     with pytest.raises(SpecError) as info:
         missing_key("relu", set())
     assert info.value.line() == "error: --out: relu has none of k, p, s, d, op to solve for"
+    # dropout's p is a probability: solving it said "p = 0" where every p in [0, 1) works
+    with pytest.raises(SpecError) as info:
+        missing_key("dropout", set())
+    assert info.value.line() == ("error: --out: dropout has none of k, p, s, d, op to solve "
+                                 "for (its p is not a size)")
+
+
+def test_per_axis_padding_pairs_stay_pairs():
+    # p = [[0, 3], [0, 0]] on 10×10: axis 0 pads 0 + 3, so 10 + 3 - (k - 1) = 10 needs k = 4;
+    # axis 1 pads nothing: 10 - (k - 1) = 8 needs k = 3 (the pair was once read as per-axis
+    # numbers 0 and 3, giving k = 1 on axis 0)
+    x = Shape(2, (10, 10))
+    args = {"out": 2, "p": [[0, 3], [0, 0]]}
+    assert solve("conv", x, args, (10, 8), "k") == Solution("k", (((4, 4),), ((3, 3),)))
+    assert ops.apply("conv", x, {**args, "k": [4, 3]}).output.spatial == (10, 8)
