@@ -58,6 +58,12 @@ class Y:
         return text if len(text) <= 80 else text[:79] + "…"
 
 
+def shown(value: Any) -> str:
+    """A value for a message, located values inside collections included: what the user
+    wrote, never convcalc's own records (``Y(value=..., loc=...)``)."""
+    return Y(value, None).brief()
+
+
 # -- reading YAML -------------------------------------------------------------------------
 
 def read_text(path: str) -> str:
@@ -536,7 +542,7 @@ def parse(text: str, file: str) -> Network:
             raise SpecError(f"missing '{need}'", loc=root.loc)
     version = top.get("version")
     if version is not None and (isinstance(version.value, bool) or version.value != 1):
-        raise SpecError(f"format version {version.value!r} is not supported; this convcalc "
+        raise SpecError(f"format version {version.brief()} is not supported; this convcalc "
                         f"reads version 1", loc=version.loc)
     name = top.get("name")
     if name is not None and not isinstance(name.value, (str, int)):
@@ -682,7 +688,7 @@ def _make(key: str, value: Y | None, loc: Loc, item_loc: Loc) -> Item:
         merge_y = value.value.get("merge")
         merge = "concat" if merge_y is None else merge_y.value
         if merge not in MERGES:
-            raise SpecError(f"merge must be one of {', '.join(MERGES)}, got {merge!r}",
+            raise SpecError(f"merge must be one of {', '.join(MERGES)}, got {merge_y.brief()}",
                             loc=merge_y.loc, hint=did_you_mean(str(merge), MERGES))
         branches = []
         for b in branches_y.value:

@@ -928,3 +928,31 @@ def test_a_name_with_times_names_the_last_repetition():
     rows = rows_of(text)
     assert [r.path for r in rows] == ["x.0", "x.1", "x.2", "1", "2"]
     assert rows[-1].input.dims == (3, 16 // 2 // 2 // 2, 16 // 2 // 2 // 2)
+
+
+# -- a collection where a value belongs: shown as written, not as convcalc's records -----------
+
+@pytest.mark.parametrize("text, needle, message", [
+    ("input: [3, {a: 1}]\nlayers: [relu]\n", "{a",
+     "input sizes must be integers or names, got {'a': 1}"),
+    ("input: [3, [8]]\nlayers: [relu]\n", "[8",
+     "input sizes must be integers or names, got [8]"),
+    ("input: [3, 8]\nlayers:\n  - parallel: {branches: [[relu]], merge: [add]}\n", "[add",
+     "merge must be one of add, concat, mul, got ['add']"),
+    ("input: [3, 8]\nlayers:\n  - relu\n  - add: [{a: 1}]\n", "{a",
+     "add takes tensor names, got {'a': 1}"),
+    ("input: [3, 8]\nexpect: {params: [1]}\nlayers: [relu]\n", "[1",
+     "expect.params: expected an integer or a string like 2G or 3.5M, got [1] "
+     "(hint: SI suffixes: k, M, G, T)"),
+    ("input: [3, 8]\nexpect: {output: [{a: 1}]}\nlayers: [relu]\n", "{a",
+     "expect.output: sizes are integers, got {'a': 1}"),
+    ("version: [1]\ninput: [3, 8]\nlayers: [relu]\n", "[1",
+     "format version [1] is not supported; this convcalc reads version 1"),
+])
+def test_collections_in_messages_are_shown_as_written(text, needle, message):
+    # these messages once printed Y(value=1, loc=Loc(file=..., line=..., col=...)), whose
+    # columns differ between libyaml and the pure-Python parser
+    from convcalc.check import check_report
+    with pytest.raises(ConvcalcError) as info:
+        check_report(walk(parse(text, "t.yaml")), None)
+    assert info.value.line() == f"t.yaml:{at(text, needle)}: error: {message}"
