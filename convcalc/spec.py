@@ -389,7 +389,7 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc | None, *, symbols: bool =
         raise SpecError(f"expression longer than {MAX_EXPR} characters", loc=loc)
     try:
         tree = _parse(text.strip())
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except (SyntaxError, SyntaxWarning, ValueError, RecursionError, MemoryError):
         raise SpecError(f"cannot read expression {text!r}", loc=loc,
                         hint="use integers, names, + - * // % and parentheses") from None
     return _Eval(env, loc, symbols, text).visit(tree.body)
@@ -397,7 +397,11 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc | None, *, symbols: bool =
 
 @lru_cache(maxsize=1024)  # blocks evaluate the same few expressions once per call
 def _parse(text: str) -> ast.Expression:
-    return ast.parse(text, mode="eval")
+    import warnings
+
+    with warnings.catch_warnings():  # Python's SyntaxWarning ('1if') is an error, not stderr
+        warnings.simplefilter("error")
+        return ast.parse(text, mode="eval")
 
 
 class _Eval:
@@ -413,6 +417,12 @@ class _Eval:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int):
                 self.fail(f"{type(node.value).__name__} constant {node.value!r}")
+            written = ast.get_source_segment(self.text.strip(), node)
+            if written is not None and not _DECIMAL.match(written):
+                # Python reads 0x10 as 16, 0o10 as 8, 1_000 as 1000: as in plain values, a
+                # number means what it looks like
+                self.fail(f"{written!r} is not a plain decimal integer",
+                          hint=f"write {node.value} in plain decimal")
             return self.check(node.value)
         if isinstance(node, ast.Name):
             if node.id in self.env:

@@ -956,3 +956,29 @@ def test_collections_in_messages_are_shown_as_written(text, needle, message):
     with pytest.raises(ConvcalcError) as info:
         check_report(walk(parse(text, "t.yaml")), None)
     assert info.value.line() == f"t.yaml:{at(text, needle)}: error: {message}"
+
+
+@pytest.mark.parametrize("expr, written, value", [
+    ("0x1f + 1", "0x1f", 31), ("0o10*2", "0o10", 8), ("1_000 // 2", "1_000", 1000),
+    ("c + 0b11", "0b11", 3),
+])
+def test_expressions_take_plain_decimal_integers_only(expr, written, value):
+    # Python's parser reads 0x1f as 31; a plain YAML value 0x1f is refused, so is this
+    with pytest.raises(SpecError) as info:
+        evaluate(expr, {"c": 8}, None)
+    assert info.value.line() == (f"error: {written!r} is not a plain decimal integer in "
+                                 f"expression {expr!r} (hint: write {value} in plain decimal)")
+
+
+def test_python_syntax_warnings_do_not_reach_stderr():
+    # '1if' made Python print "<unknown>:1: SyntaxWarning: invalid decimal literal" before
+    # convcalc's one line
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(SpecError) as info:
+            evaluate("1if", {}, None)
+    assert seen == []
+    assert info.value.line() == ("error: cannot read expression '1if' (hint: use integers, "
+                                 "names, + - * // % and parentheses)")
