@@ -142,6 +142,10 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - start + 1
 
 
+# characters whose reading differs between libyaml and the pure-Python parser (above)
+_LIBYAML_DIFFERS = re.compile(r"[\t?!]")
+
+
 def parse_yaml(text: str, file: str) -> Y:
     """Compose ``text`` into located values, one parser event at a time.
 
@@ -152,8 +156,10 @@ def parse_yaml(text: str, file: str) -> Y:
 
     PyYAML's pure-Python parser is the reference: it has no limits of its own, so every
     limit a user meets is convcalc's, with convcalc's message. libyaml, when PyYAML has it,
-    is only a faster way (about 20×) to the same events: it is used for files without a tab
-    (it reads tabs as separators where the pure-Python parser refuses them), and when it
+    is only a faster way (about 20×) to the same events: it is used for files without a tab,
+    a '?' or a '!' (it reads tabs as separators where the pure-Python parser refuses them,
+    takes ``[relu?]`` as a value where the pure-Python parser stops at the '?', and ends a
+    tag at a ',' in a flow collection where the pure-Python parser reads on), and when it
     refuses a file — a syntax error, or its own nesting limit, which its look-ahead can reach
     before convcalc's limit of 100 levels is seen — the file is parsed again by the reference
     parser, which says what is wrong and where. So one file gets one answer, with or without
@@ -171,7 +177,7 @@ def parse_yaml(text: str, file: str) -> Y:
         CParser = None
     root: Y | None = None
     done = False
-    if CParser is not None and "\t" not in text:
+    if CParser is not None and not _LIBYAML_DIFFERS.search(text):
         try:
             root, done = _Builder(file).build(CParser(text)), True
         except yaml.YAMLError:
@@ -184,7 +190,8 @@ def parse_yaml(text: str, file: str) -> Y:
         except yaml.YAMLError as err:
             raise SpecError(f"malformed YAML: {' '.join(str(err).split())}",
                             loc=Loc(file, 1, 1)) from None
-    if root is None:
+    if root is None or root.value is None:  # no document, or one empty value ('---'), which
+        # libyaml and the pure-Python parser place differently
         raise SpecError("empty file: expected a mapping with 'input' and 'layers'",
                         loc=Loc(file, 1, 1))
     return root
