@@ -710,12 +710,15 @@ def _adaptive_windows(n: Dim, o: int):
         if o == 1:
             return n, UNKNOWN
         return sum(-floordiv(-(i + 1) * n, o) - floordiv(i * n, o) for i in range(o)), UNKNOWN
-    sizes = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o)]
     g = gcd(n, o)
+    # the sum in closed form (o may be huge): the ceilings add n plus one for each of the
+    # o - g windows whose end is not a whole number, the floors cancel: n + o - g
+    total = n + o - g
     if o // g > MAX_PERIOD:
-        return sum(sizes), UNKNOWN
+        return total, UNKNOWN
+    sizes = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o // g)]
     step = RFStep.make(o // g, n // g, tuple(((i * n // o, 1, sizes[i]),) for i in range(o // g)))
-    return sum(sizes), step
+    return total, step
 
 
 def _adaptive(op: str, x: Shape, out, is_max: bool) -> Effect:

@@ -593,3 +593,20 @@ def test_merge_flops(how, inputs, shape, flops):
 def test_merges_only_exist_in_networks(how):
     with pytest.raises(SpecError, match="merges saved tensors"):
         ops.apply(how, Shape(4, (8, 8)), {})
+
+
+def test_adaptive_pooling_to_a_huge_size_is_counted_in_closed_form():
+    """Windows [floor(i*n/o), ceil((i+1)*n/o)), i < o, read n + o - gcd(n, o) values in all
+    (the ceilings sum to the floors plus n, plus one for each of the o - gcd(n, o) window ends
+    that are not whole numbers): 7 to 2*10**7 reads 7 + 2*10**7 - 1. The sum was taken window
+    by window: seconds here, a hang at the 2**62 convcalc accepts."""
+    import time
+
+    from convcalc.core import Shape
+
+    start = time.perf_counter()
+    eff = ops.apply("adaptive_avgpool", Shape(3, (7,)), {"out": 2 * 10**7})
+    assert eff.flops == 3 * (7 + 2 * 10**7 - 1)
+    assert time.perf_counter() - start < 1.0
+    eff = ops.apply("adaptive_avgpool", Shape(3, (7,)), {"out": 2**62})
+    assert eff.flops == 3 * (7 + 2**62 - 1)
