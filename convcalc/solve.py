@@ -144,12 +144,23 @@ def _search_range(opdef, key: str, args: dict) -> tuple[int, int]:
 
 
 def _int(args: dict, key: str, default: int) -> int:
-    """A given integer argument (through any alias), else ``default``; values the op will
-    reject (a mode string, a wrong type) are left to the op to report."""
+    """A given integer argument (through any alias), else ``default``: the largest of its
+    numbers when it is given per axis (``_pick`` gives every axis the solved axis' value: a
+    number or a ``[lo, hi]`` pair); values the op will reject (a mode string, a wrong type)
+    are left to the op to report."""
     for spelled, value in args.items():
         if ops.KEY_ALIASES.get(spelled, spelled) == key:
-            return value if isinstance(value, int) and not isinstance(value, bool) else default
+            numbers = [v for v in _flat(value) if type(v) is int]
+            return max(numbers) if numbers else default
     return default
+
+
+def _flat(value):
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _flat(v)
+    else:
+        yield value
 
 
 def _first(lo: int, hi: int, pred: Callable[[int], bool]) -> int | None:
