@@ -506,11 +506,12 @@ def dwconv(x: Shape, a: Args) -> Effect:
     return _conv("dwconv", x, cout, a.k, a.s, a.p, a.d, c or 1, a.bias)
 
 
-def _compound(parts: list[tuple[str, Effect]]) -> Effect:
-    """A logical layer made of visible parts applied in sequence."""
+def _compound(parts: list[tuple[str, Effect]], rf=None) -> Effect:
+    """A logical layer made of visible parts applied in sequence (its field: ``rf`` when
+    given, else the parts' steps chained)."""
     last = parts[-1][1]
-    steps = None
-    for _, eff in parts:
+    steps = rf
+    for _, eff in parts if rf is None else ():
         steps = eff.rf if steps is None else _chain(steps, eff.rf)
     formulas = tuple(f"{name}: {t}" for name, eff in parts for t in eff.formulas)
     return Effect(last.output,
@@ -643,8 +644,9 @@ def deformconv(x: Shape, a: Args) -> Effect:
                                        + (", modulation, mask sigmoid" if a.modulated else "")
                                        + ")",))
     parts = [("offset" if not a.modulated else "offset+mask", offset), ("deform", main)]
-    total = _compound(parts)
     # both parts read the same input: the field is the main conv's, not the two in sequence
+    # (chaining them also enumerated the kernel: k: 10**8 hung)
+    total = _compound(parts, rf=main.rf)
     return Effect(total.output, total.params, total.macs, total.flops, main.rf,
                   total.formulas, total.parts)
 

@@ -610,3 +610,17 @@ def test_adaptive_pooling_to_a_huge_size_is_counted_in_closed_form():
     assert time.perf_counter() - start < 1.0
     eff = ops.apply("adaptive_avgpool", Shape(3, (7,)), {"out": 2**62})
     assert eff.flops == 3 * (7 + 2**62 - 1)
+
+
+def test_deformconv_with_a_wide_kernel_is_fast():
+    """Its field is the main conv's (k = 2*10**6: size k); chaining the offset predictor's
+    step with it first enumerated the kernel: seconds here, a hang at larger k (and in
+    `--out`'s bisection)."""
+    import time
+
+    start = time.perf_counter()
+    k = 2 * 10**6
+    eff = ops.apply("deformconv", Shape(2, (10,)), {"out": 2, "k": k, "p": k // 2})
+    assert eff.output.spatial == (10 + 2 * (k // 2) - (k - 1),)
+    assert eff.rf[0].grow == k - 1
+    assert time.perf_counter() - start < 1.0
