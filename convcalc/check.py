@@ -13,7 +13,7 @@ from typing import Any
 
 from .dims import fmt, free_names, is_symbolic, provably_equal
 from .errors import Loc, SpecError
-from .spec import MAX_INT
+from .spec import MAX_INT, shown
 
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _QTY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKMGT]?)\s*$")
@@ -77,10 +77,8 @@ def quantity(value: Any, loc: Loc | None, what: str) -> int:
                     raise SpecError(f"{what}: {value!r} is too large", loc=loc)
                 return int(number)
             raise SpecError(f"{what}: {value!r} is not a whole number", loc=loc)
-    shown = ("null" if value is None else "a list" if isinstance(value, (list, tuple))
-             else "a mapping" if isinstance(value, dict) else repr(value))
     raise SpecError(f"{what}: expected an integer or a string like 2G or 3.5M, got "
-                    f"{shown}", loc=loc, hint="SI suffixes: k, M, G, T")
+                    f"{shown(value)}", loc=loc, hint="SI suffixes: k, M, G, T")
 
 
 def bound(y, what: str) -> Bound:
@@ -113,7 +111,7 @@ def parse_expect(expect: dict, bindings: dict | None = None) -> dict[str, Any]:
             dims = []
             for d in y.value:
                 if isinstance(d.value, bool) or not isinstance(d.value, (int, str)):
-                    raise SpecError(f"expect.output: sizes are integers, got {d.value!r}",
+                    raise SpecError(f"expect.output: sizes are integers, got {d.brief()}",
                                     loc=d.loc)
                 if isinstance(d.value, str):
                     from .spec import evaluate

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import gcd
@@ -271,6 +272,7 @@ def _compose(pat, st: RFStep):
     if period > MAX_PERIOD:
         return None
     lo, hi = [], []
+    windows: dict = {}  # (t, n) -> the extremes of every window of n members, step t
     for r in range(period):
         m, ph = divmod(r, p1)
         first = last = None
@@ -282,14 +284,50 @@ def _compose(pat, st: RFStep):
                 # ends repeat, shifted up, every p0/gcd(t, p0) members: one cycle from each
                 # end of the progression holds the lowest first and the highest last position
                 n = min(c, p0 // gcd(t, p0))
-                a = _least(_at(lo0, p0, q0, u + i * t) for i in range(n))
-                b = _most(_at(hi0, p0, q0, u + (c - 1 - i) * t) for i in range(n))
+                if (t, n) not in windows:
+                    windows[t, n] = (_windows(lo0, p0, q0, t, n, True),
+                                     _windows(hi0, p0, q0, t, n, False))
+                least, most = windows[t, n]
+                a = _at(least, p0, q0, u)
+                b = _at(most, p0, q0, u + (c - n) * t)
             if a is not None:
                 first = a if first is None or a < first else first
                 last = b if last is None or b > last else last
         lo.append(first)
         hi.append(last)
     return _reduce(period, advance, lo, hi)
+
+
+def _windows(table, p, q, t: int, n: int, least: bool) -> tuple:
+    """For each unit y < p, the lowest (``least``) or highest table value over the units
+    y, y + t, ..., y + (n - 1)*t, as a table of the same period (``None``: all read
+    nothing). A sliding window along each cycle of +t (mod p): O(p), where taking each
+    window in turn cost O(p*n) (a minute for a stride-16384 transposed conv before a wide
+    kernel)."""
+    out: list = [None] * p
+    g = gcd(t, p)
+    length = p // g  # the residues y, y + t, ... (mod p) visit length units before repeating
+    better = (lambda x, y: x <= y) if least else (lambda x, y: x >= y)
+    for s0 in range(g):
+        xs = [s0 + j * t for j in range(length + n - 1)]
+        vals = [_at(table, p, q, x) for x in xs]
+        window: deque = deque()  # indices into vals, values monotone from best to worst
+        for j in range(len(xs)):
+            v = vals[j]
+            if v is not None:
+                while window and better(v, vals[window[-1]]):
+                    window.pop()
+                window.append(j)
+            start = j - n + 1
+            if start < 0:
+                continue
+            while window and window[0] < start:
+                window.popleft()
+            if start < length:
+                x = xs[start]
+                k, y = divmod(x, p)
+                out[y] = None if not window else vals[window[0]] - k * q
+    return tuple(out)
 
 
 def _union(a, b):

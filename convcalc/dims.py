@@ -78,6 +78,12 @@ def simplify_int(x: Any) -> Dim:
     return x
 
 
+def divisor_totients(n: int) -> list[tuple[int, int]]:
+    """``(d, phi(d))`` for every divisor d of n (number theory is sympy's, so it lives here)."""
+    sp = _sympy()
+    return [(int(d), int(sp.totient(d))) for d in sp.divisors(n)]
+
+
 def substitute(x: Any, env: dict[str, int]) -> Any:
     """Replace symbols by integers (``{"H": 224}``)."""
     if not is_symbolic(x):

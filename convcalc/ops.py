@@ -21,7 +21,7 @@ from math import gcd
 from typing import Any, Callable
 
 from .core import Effect, RFStep, Shape, IDENTITY, MAX_PERIOD, UNKNOWN
-from .dims import Dim, floordiv, fmt, is_symbolic, prod
+from .dims import Dim, divisor_totients, floordiv, fmt, is_symbolic, prod
 from .errors import ShapeError, SpecError, did_you_mean
 
 REQUIRED = object()
@@ -509,11 +509,12 @@ def dwconv(x: Shape, a: Args) -> Effect:
     return _conv("dwconv", x, cout, a.k, a.s, a.p, a.d, c or 1, a.bias)
 
 
-def _compound(parts: list[tuple[str, Effect]]) -> Effect:
-    """A logical layer made of visible parts applied in sequence."""
+def _compound(parts: list[tuple[str, Effect]], rf=None) -> Effect:
+    """A logical layer made of visible parts applied in sequence (its field: ``rf`` when
+    given, else the parts' steps chained)."""
     last = parts[-1][1]
-    steps = None
-    for _, eff in parts:
+    steps = rf
+    for _, eff in parts if rf is None else ():
         steps = eff.rf if steps is None else _chain(steps, eff.rf)
     formulas = tuple(f"{name}: {t}" for name, eff in parts for t in eff.formulas)
     return Effect(last.output,
@@ -646,8 +647,9 @@ def deformconv(x: Shape, a: Args) -> Effect:
                                        + (", modulation, mask sigmoid" if a.modulated else "")
                                        + ")",))
     parts = [("offset" if not a.modulated else "offset+mask", offset), ("deform", main)]
-    total = _compound(parts)
     # both parts read the same input: the field is the main conv's, not the two in sequence
+    # (chaining them also enumerated the kernel: k: 10**8 hung)
+    total = _compound(parts, rf=main.rf)
     return Effect(total.output, total.params, total.macs, total.flops, main.rf,
                   total.formulas, total.parts)
 
@@ -718,13 +720,12 @@ def _adaptive_windows(n: Dim, o: int):
         # n + o - gcd(n, o), as below, with gcd(n, o) = sum over d | o of phi(d)*[d | n] and
         # [d | n] = n//d - (n - 1)//d: one term per divisor of o, not one per window (3000
         # windows took minutes and printed a 100 kB formula)
-        from sympy import divisor_count, divisors, totient
-
-        if divisor_count(o) > MAX_DIVISORS:
+        terms = divisor_totients(o)
+        if len(terms) > MAX_DIVISORS:
             raise ShapeError(f"adaptive pooling to {o} on the symbolic size {fmt(n)}: its "
-                             f"FLOPs formula would have {divisor_count(o)} terms",
+                             f"FLOPs formula would have {len(terms)} terms",
                              hint="bind the size with --set to get the number")
-        g = sum(int(totient(d)) * (floordiv(n, d) - floordiv(n - 1, d)) for d in divisors(o))
+        g = sum(phi * (floordiv(n, d) - floordiv(n - 1, d)) for d, phi in terms)
         return n + o - g, UNKNOWN
     # the total in closed form, not by listing o windows (o may be up to 2**62): with
     # g = gcd(n, o), sum of ceil((i+1)*n/o) - floor(i*n/o) over i < o is n plus the rounding

@@ -133,6 +133,9 @@ def _args_text(args: dict) -> str:
     return " ".join(f"{k}={one(v)}" for k, v in args.items())
 
 
+LONG_VALUE = 30  # characters: a layer value longer than this gets a line of its own
+
+
 def print_layer(report) -> None:
     eff = report.effect
     title = " ".join(f"{report.op} {_args_text(report.args)} on {shape_text(report.input)}"
@@ -161,7 +164,23 @@ def print_layer(report) -> None:
                                           "depends on"])
         add("RF jump", rf_text(rf.jump), ["input positions between adjacent outputs"])
         add("RF start", rf_start_text(rf.start), ["centre of output unit 0's field"])
-    lines = [_style(title, BOLD)] + _layout(["", "", ""], body, None, {1})[1:]
+    # a long value (a symbolic formula) takes a line of its own, its notes below, so that it
+    # does not push every other row's numbers and notes far to the right
+    long_values: dict[int, str] = {}
+    fitted: list[tuple[list[str], str]] = []
+    for (label, value, note), style in body:
+        if len(value) > LONG_VALUE:
+            long_values[len(fitted)] = value
+            fitted.append(([label, "", ""], style))
+            if note:
+                fitted.append((["", "", note], style))
+        else:
+            fitted.append(([label, value, note], style))
+    lines = _layout(["", "", ""], fitted, None, {1})[1:]
+    width = max(len(cells[0]) for cells, _ in fitted)
+    for i, value in long_values.items():
+        lines[i] = f"{fitted[i][0][0].ljust(width)}  {value}"
+    lines = [_style(title, BOLD)] + lines
     lines.append(_style(CONVENTIONS_SHORT, DIM))
     sys.stdout.write("\n".join(lines) + "\n")
 

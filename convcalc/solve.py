@@ -48,9 +48,13 @@ class Solution:
 
 def missing_key(op: str, given: set[str]) -> str:
     opdef = ops.resolve(op)
-    solvable = [key for key in SOLVABLE if key in opdef.keys]
+    # sizes only: dropout's p is a probability, not a padding
+    solvable = [key for key in SOLVABLE
+                if key in opdef.keys and opdef.keys[key].kind in ("axes", "axes0", "pad")]
     if not solvable:
-        raise SpecError(f"--out: {opdef.name} has none of k, p, s, d, op to solve for")
+        other = [key for key in SOLVABLE if key in opdef.keys]
+        raise SpecError(f"--out: {opdef.name} has none of k, p, s, d, op to solve for"
+                        + (f" (its {', '.join(other)} is not a size)" if other else ""))
     for key in solvable:
         if key not in given:
             return key
@@ -64,7 +68,7 @@ def solve(op: str, x: Shape, args: dict, wanted: tuple[int, ...], key: str) -> S
     opdef = ops.resolve(op)
     per_axis = []
     for axis, (n, want) in enumerate(zip(x.spatial, wanted)):
-        axis_args = {k: _pick(opdef, k, v, axis) for k, v in args.items()}
+        axis_args = {k: _pick(opdef, k, v, axis, x.rank) for k, v in args.items()}
         per_axis.append(_solve_axis(op, opdef, x.channels, x.rank, n, want, axis_args, key))
     missing = [i for i, found in enumerate(per_axis) if not found]
     if missing:
@@ -76,12 +80,13 @@ def solve(op: str, x: Shape, args: dict, wanted: tuple[int, ...], key: str) -> S
     return Solution(key, tuple(per_axis))
 
 
-def _pick(opdef, key: str, value, axis: int):
-    """The value of a per-axis key along one axis; other keys (out, g, mult, ...) as given."""
+def _pick(opdef, key: str, value, axis: int, rank: int):
+    """A per-axis key's value along one axis, on every axis of the input made of copies of
+    that axis (a ``[lo, hi]`` pair stays a pair); other keys (out, g, mult, ...) as given."""
     spec = opdef.keys.get(ops.KEY_ALIASES.get(key, key))
     if spec is not None and spec.kind in ("axes", "axes0", "pad") \
             and isinstance(value, (list, tuple)):
-        return value[axis]
+        return [value[axis]] * rank
     return value
 
 
@@ -139,12 +144,23 @@ def _search_range(opdef, key: str, args: dict) -> tuple[int, int]:
 
 
 def _int(args: dict, key: str, default: int) -> int:
-    """A given integer argument (through any alias), else ``default``; values the op will
-    reject (a mode string, a wrong type) are left to the op to report."""
+    """A given integer argument (through any alias), else ``default``: the largest of its
+    numbers when it is given per axis (``_pick`` gives every axis the solved axis' value: a
+    number or a ``[lo, hi]`` pair); values the op will reject (a mode string, a wrong type)
+    are left to the op to report."""
     for spelled, value in args.items():
         if ops.KEY_ALIASES.get(spelled, spelled) == key:
-            return value if isinstance(value, int) and not isinstance(value, bool) else default
+            numbers = [v for v in _flat(value) if type(v) is int]
+            return max(numbers) if numbers else default
     return default
+
+
+def _flat(value):
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _flat(v)
+    else:
+        yield value
 
 
 def _first(lo: int, hi: int, pred: Callable[[int], bool]) -> int | None:

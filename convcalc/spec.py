@@ -58,6 +58,15 @@ class Y:
         return text if len(text) <= 80 else text[:79] + "…"
 
 
+def shown(value: Any) -> str:
+    """A value for a message, located values inside collections included: what the user
+    wrote, never convcalc's own records (``Y(value=..., loc=...)``); YAML's null, true and
+    false, not Python's None, True and False."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return Y(value, None).brief()
+
+
 # -- reading YAML -------------------------------------------------------------------------
 
 def read_text(path: str) -> str:
@@ -137,6 +146,10 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - start + 1
 
 
+# characters whose reading differs between libyaml and the pure-Python parser (above)
+_LIBYAML_DIFFERS = re.compile(r"[\t?!]")
+
+
 def parse_yaml(text: str, file: str) -> Y:
     """Compose ``text`` into located values, one parser event at a time.
 
@@ -147,8 +160,10 @@ def parse_yaml(text: str, file: str) -> Y:
 
     PyYAML's pure-Python parser is the reference: it has no limits of its own, so every
     limit a user meets is convcalc's, with convcalc's message. libyaml, when PyYAML has it,
-    is only a faster way (about 20×) to the same events: it is used for files without a tab
-    (it reads tabs as separators where the pure-Python parser refuses them), and when it
+    is only a faster way (about 20×) to the same events: it is used for files without a tab,
+    a '?' or a '!' (it reads tabs as separators where the pure-Python parser refuses them,
+    takes ``[relu?]`` as a value where the pure-Python parser stops at the '?', and ends a
+    tag at a ',' in a flow collection where the pure-Python parser reads on), and when it
     refuses a file — a syntax error, or its own nesting limit, which its look-ahead can reach
     before convcalc's limit of 100 levels is seen — the file is parsed again by the reference
     parser, which says what is wrong and where. So one file gets one answer, with or without
@@ -166,7 +181,7 @@ def parse_yaml(text: str, file: str) -> Y:
         CParser = None
     root: Y | None = None
     done = False
-    if CParser is not None and "\t" not in text:
+    if CParser is not None and not _LIBYAML_DIFFERS.search(text):
         try:
             root, done = _Builder(file).build(CParser(text)), True
         except yaml.YAMLError:
@@ -179,7 +194,8 @@ def parse_yaml(text: str, file: str) -> Y:
         except yaml.YAMLError as err:
             raise SpecError(f"malformed YAML: {' '.join(str(err).split())}",
                             loc=Loc(file, 1, 1)) from None
-    if root is None:
+    if root is None or root.value is None:  # no document, or one empty value ('---'), which
+        # libyaml and the pure-Python parser place differently
         raise SpecError("empty file: expected a mapping with 'input' and 'layers'",
                         loc=Loc(file, 1, 1))
     return root
@@ -384,7 +400,7 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc | None, *, symbols: bool =
         raise SpecError(f"expression longer than {MAX_EXPR} characters", loc=loc)
     try:
         tree = _parse(text.strip())
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except (SyntaxError, SyntaxWarning, ValueError, RecursionError, MemoryError):
         raise SpecError(f"cannot read expression {text!r}", loc=loc,
                         hint="use integers, names, + - * // % and parentheses") from None
     return _Eval(env, loc, symbols, text, text.strip()).visit(tree.body)
@@ -392,7 +408,11 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc | None, *, symbols: bool =
 
 @lru_cache(maxsize=1024)  # blocks evaluate the same few expressions once per call
 def _parse(text: str) -> ast.Expression:
-    return ast.parse(text, mode="eval")
+    import warnings
+
+    with warnings.catch_warnings():  # Python's SyntaxWarning ('1if') is an error, not stderr
+        warnings.simplefilter("error")
+        return ast.parse(text, mode="eval")
 
 
 class _Eval:
@@ -544,7 +564,7 @@ def parse(text: str, file: str) -> Network:
             raise SpecError(f"missing '{need}'", loc=root.loc)
     version = top.get("version")
     if version is not None and (isinstance(version.value, bool) or version.value != 1):
-        raise SpecError(f"format version {version.value!r} is not supported; this convcalc "
+        raise SpecError(f"format version {version.brief()} is not supported; this convcalc "
                         f"reads version 1", loc=version.loc)
     name = top.get("name")
     if name is not None and not isinstance(name.value, (str, int)):
@@ -690,7 +710,7 @@ def _make(key: str, value: Y | None, loc: Loc, item_loc: Loc) -> Item:
         merge_y = value.value.get("merge")
         merge = "concat" if merge_y is None else merge_y.value
         if merge not in MERGES:
-            raise SpecError(f"merge must be one of {', '.join(MERGES)}, got {merge!r}",
+            raise SpecError(f"merge must be one of {', '.join(MERGES)}, got {merge_y.brief()}",
                             loc=merge_y.loc, hint=did_you_mean(str(merge), MERGES))
         branches = []
         for b in branches_y.value:

@@ -178,7 +178,7 @@ def _parse_input(net, env: dict[str, Any], override: list | None) -> Shape:
     for i, y in enumerate(values):
         v = y.value
         if isinstance(v, bool) or not isinstance(v, (int, str)):
-            raise SpecError(f"input sizes must be integers or names, got {v!r}", loc=y.loc)
+            raise SpecError(f"input sizes must be integers or names, got {y.brief()}", loc=y.loc)
         if isinstance(v, str):
             v = evaluate(v, env, y.loc, symbols=i > 0)
         if isinstance(v, int) and v < 1:
@@ -477,7 +477,7 @@ class _Walker:
         for ny in names_y:
             name = ny.value
             if not isinstance(name, str):
-                raise SpecError(f"{item.name} takes tensor names, got {name!r}", loc=ny.loc)
+                raise SpecError(f"{item.name} takes tensor names, got {ny.brief()}", loc=ny.loc)
             saved = scope.get(name)
             if saved is None:
                 raise SpecError(f"{item.name}: no saved tensor '{name}'", loc=ny.loc,

@@ -196,11 +196,11 @@ def test_expectations_that_fail(tmp_path, capsys, monkeypatch, body, token, mess
     assert out == f"{path}:{at(text, token)}: error: {message}\n1 file, 1 failed\n"
 
 
-@pytest.mark.parametrize("value, shown", [("[1, 2]", "a list"), ("null", "null"),
-                                          ("{max: [3]}", "a list")])
+@pytest.mark.parametrize("value, shown", [("[1, 2]", "[1, 2]"), ("null", "null"),
+                                          ("{max: [3]}", "[3]")])
 def test_an_expectation_of_the_wrong_kind_is_said_in_yaml_terms(tmp_path, capsys, monkeypatch,
                                                                 value, shown):
-    # not Python's repr of convcalc's internals (it was `[Y(value=1, loc=Loc(...)), …]`)
+    # as written, not Python's repr of convcalc's internals (it was `[Y(value=1, loc=…), …]`)
     text = with_expect(f"params: {value}\n")
     path = write(tmp_path, text)
     code, out, err = cli(capsys, monkeypatch, "check", path)

@@ -499,3 +499,28 @@ def test_a_tab_is_named_where_it_is(text, line, col, message, libyaml, monkeypat
                  "quoted strings and comments; use spaces")
     assert info.value.line() == f"t.yaml:{line}:{col}: error: malformed YAML: {message} " \
                                 f"(hint: {hint})"
+
+
+@pytest.mark.parametrize("text", [
+    # libyaml took 'relu?' as a value; the pure-Python parser stops at the '?'
+    "input: [3, 32, 32]\nblocks:\n  conv: [relu? ]\nlayers:\n  - conv\n",
+    "input: [3, 100??0, 32]\nlayers:\n  - relu\n",
+    # libyaml ends a tag at ',' in a flow collection; the pure-Python parser reads on
+    "input: [!3, 32, 32]\nlayers: [relu]\n",
+    # an empty document: libyaml placed its empty value at 2:1, the pure-Python parser at 1:4
+    "---",
+])
+def test_one_message_on_either_parser(monkeypatch, text):
+    from convcalc.errors import ConvcalcError
+    from convcalc.spec import parse
+    from convcalc.walk import walk
+
+    def answer():
+        try:
+            return str(walk(parse(text, "t.yaml")).totals)
+        except ConvcalcError as err:
+            return err.line()
+
+    with_libyaml = answer()
+    _without_libyaml(monkeypatch)
+    assert answer() == with_libyaml

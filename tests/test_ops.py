@@ -653,3 +653,25 @@ def test_adaptive_pool_formula_with_too_many_terms_is_refused():
     assert info.value.line() == (f"error: adaptive pooling to {o} on the symbolic size H: its "
                                  f"FLOPs formula would have 1344 terms (hint: bind the size "
                                  f"with --set to get the number)")
+
+def test_adaptive_pooling_to_a_huge_size_is_counted_in_closed_form():
+    """Windows [floor(i*n/o), ceil((i+1)*n/o)), i < o, read n + o - gcd(n, o) values in all
+    (the ceilings sum to the floors plus n, plus one for each of the o - gcd(n, o) window ends
+    that are not whole numbers): 7 to 2*10**7 reads 7 + 2*10**7 - 1. The sum was taken window
+    by window: seconds here, a hang at the 2**62 convcalc accepts."""
+    from convcalc.core import Shape
+
+    eff = ops.apply("adaptive_avgpool", Shape(3, (7,)), {"out": 2 * 10**7})
+    assert eff.flops == 3 * (7 + 2 * 10**7 - 1)
+    eff = ops.apply("adaptive_avgpool", Shape(3, (7,)), {"out": 2**62})
+    assert eff.flops == 3 * (7 + 2**62 - 1)
+
+
+def test_deformconv_with_a_wide_kernel():
+    """Its field is the main conv's (k = 2*10**6: size k); chaining the offset predictor's
+    step with it first enumerated the kernel: seconds here, a hang at larger k (and in
+    `--out`'s bisection)."""
+    k = 2 * 10**6
+    eff = ops.apply("deformconv", Shape(2, (10,)), {"out": 2, "k": k, "p": k // 2})
+    assert eff.output.spatial == (10 + 2 * (k // 2) - (k - 1),)
+    assert eff.rf[0].grow == k - 1

@@ -633,15 +633,30 @@ def compare_layer(check: Checker, sym: dict[str, str], num: dict[str, str]) -> N
     for s, n in zip(*formulas):  # "H: floor(...) + 1 = (H - 1)//2 + 1": the result after =
         if " = " in s and " = " in n:
             check.value(f"formula {s}", s.rsplit(" = ", 1)[1], n.rsplit(" = ", 1)[1])
-    # the table: the value column of the result rows
-    slines, nlines = sym["table"].splitlines()[1:-1], num["table"].splitlines()[1:-1]
-    assert len(slines) == len(nlines)
-    for srow, nrow in zip(table_cells(slines), table_cells(nlines)):
-        if srow[0] in ("output", "RF size", "RF jump", "RF start"):
-            check.dims(f"layer table {srow[0]}", srow[1], nrow[1],
-                       division=srow[0].startswith("RF"))
-        elif srow[0] in ("params", "MACs", "FLOPs"):
-            check.value(f"layer table {srow[0]}", srow[1], nrow[1])
+    # the table: the value column of the result rows (a long symbolic value stands on a line
+    # of its own, its notes below, so rows are matched by label, not by line)
+    srows, nrows = layer_values(sym["table"]), layer_values(num["table"])
+    assert srows.keys() == nrows.keys()
+    for label, value in srows.items():
+        if label in ("output", "RF size", "RF jump", "RF start"):
+            check.dims(f"layer table {label}", value, nrows[label],
+                       division=label.startswith("RF"))
+        elif label in ("params", "MACs", "FLOPs"):
+            check.value(f"layer table {label}", value, nrows[label])
+
+
+LAYER_ROW = re.compile(r"^(output|params|MACs|FLOPs|RF size|RF jump|RF start|RF) +(\S+(?: \S+)*)")
+
+
+def layer_values(table: str) -> dict[str, str]:
+    """``label -> value`` of `convcalc layer`'s table: a label, two or more spaces, the value
+    (single spaces inside a formula), then two or more spaces before any note."""
+    out = {}
+    for line in table.splitlines()[1:-1]:
+        m = LAYER_ROW.match(line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
 
 
 @settings(READBACK, max_examples=400)

@@ -468,3 +468,13 @@ def test_json_start_is_a_number(tmp_path):
     assert rf_dict(rf) == {"size": [2], "jump": ["1/2"], "start": [-0.5]}
     assert rf_dict(RF((4,), (2,), (Fraction(3, 2),))) == {"size": [4], "jump": [2],
                                                           "start": [1.5]}
+
+
+def test_long_pattern_before_a_wide_kernel():
+    """A transposed conv k1 s4096 feeds input i to output 4096*i only; a conv k5000 then
+    reads outputs o .. o + 4999, which hold floor(4999/4096) + 1 = 2 fed positions at most:
+    size 2; unit 0 reads outputs 0 .. 4999, fed by inputs 0 and 1: start 1/2. Taking every
+    window of the 4096-unit pattern in turn took seconds (a minute at s16384, k100000); the
+    sliding extremes take milliseconds (no timing asserted here: bench/ measures speed)."""
+    rf = library_field([("deconv", 1, 4096, 0, 1, 0), ("conv", 5000, 1, 0, 1, 0)])[0]
+    assert rf == RF((2,), (Fraction(1, 4096),), (Fraction(1, 2),))

@@ -177,3 +177,35 @@ def test_missing_key_order_and_messages():
     with pytest.raises(SpecError) as info:
         missing_key("relu", set())
     assert info.value.line() == "error: --out: relu has none of k, p, s, d, op to solve for"
+    # dropout's p is a probability: solving it said "p = 0" where every p in [0, 1) works
+    with pytest.raises(SpecError) as info:
+        missing_key("dropout", set())
+    assert info.value.line() == ("error: --out: dropout has none of k, p, s, d, op to solve "
+                                 "for (its p is not a size)")
+
+
+def test_per_axis_padding_pairs_stay_pairs():
+    # p = [[0, 3], [0, 0]] on 10×10: axis 0 pads 0 + 3, so 10 + 3 - (k - 1) = 10 needs k = 4;
+    # axis 1 pads nothing: 10 - (k - 1) = 8 needs k = 3 (the pair was once read as per-axis
+    # numbers 0 and 3, giving k = 1 on axis 0)
+    x = Shape(2, (10, 10))
+    args = {"out": 2, "p": [[0, 3], [0, 0]]}
+    assert solve("conv", x, args, (10, 8), "k") == Solution("k", (((4, 4),), ((3, 3),)))
+    assert ops.apply("conv", x, {**args, "k": [4, 3]}).output.spatial == (10, 8)
+
+
+def test_per_axis_values_bound_the_search_like_single_ones():
+    # deconv, s = 2 per axis: (4 - 1)*2 - 2 + 2 + op + 1 = 8 needs op = 1 < s; the bound
+    # op < max(s, d) once read a per-axis s as the default 1 and found no op
+    x = Shape(1, (4, 4))
+    assert solve("deconv", x, {"out": 1, "k": 3, "s": [2, 2], "p": 1}, (8, 8), "op") == \
+        Solution("op", (((1, 1),), ((1, 1),)))
+    # maxpool, p = 1 along axis 0 (s = k): k >= 2p = 2, floor((1 + 2 - k)/k) + 1 = 1 for
+    # k = 2, 3 (k = 4 is larger than the padded 3); axis 1, p = 0: floor((5 - k)/k) + 1 = 5
+    # for k = 1. The per-axis padding was read as 0, k = 1 was tried, both ends of the range
+    # were refused, and the answer was "no k"
+    assert solve("maxpool", Shape(1, (1, 5)), {"p": [1, 0]}, (1, 5), "k") == \
+        Solution("k", (((2, 3),), ((1, 1),)))
+    # a [lo, hi] pair: the larger side bounds the kernel (2*1 <= k)
+    assert solve("avgpool", Shape(1, (1,)), {"p": [[0, 1]]}, (1,), "k") == \
+        Solution("k", (((2, 2),),))

@@ -950,3 +950,56 @@ def test_a_scalar_input_names_the_same_rank_range_as_the_list_check(tmp_path):
     path, line, _ = error_of(tmp_path, "input: 3\nlayers: [relu]\n")
     assert line == (f"{path}:1:8: error: 'input' must be a list: channels then 0–3 spatial "
                     f"sizes, e.g. [3, 224, 224]")
+
+# -- a collection where a value belongs: shown as written, not as convcalc's records -----------
+
+@pytest.mark.parametrize("text, needle, message", [
+    ("input: [3, {a: 1}]\nlayers: [relu]\n", "{a",
+     "input sizes must be integers or names, got {'a': 1}"),
+    ("input: [3, [8]]\nlayers: [relu]\n", "[8",
+     "input sizes must be integers or names, got [8]"),
+    ("input: [3, 8]\nlayers:\n  - parallel: {branches: [[relu]], merge: [add]}\n", "[add",
+     "merge must be one of add, concat, mul, got ['add']"),
+    ("input: [3, 8]\nlayers:\n  - relu\n  - add: [{a: 1}]\n", "{a",
+     "add takes tensor names, got {'a': 1}"),
+    ("input: [3, 8]\nexpect: {params: [1]}\nlayers: [relu]\n", "[1",
+     "expect.params: expected an integer or a string like 2G or 3.5M, got [1] "
+     "(hint: SI suffixes: k, M, G, T)"),
+    ("input: [3, 8]\nexpect: {output: [{a: 1}]}\nlayers: [relu]\n", "{a",
+     "expect.output: sizes are integers, got {'a': 1}"),
+    ("version: [1]\ninput: [3, 8]\nlayers: [relu]\n", "[1",
+     "format version [1] is not supported; this convcalc reads version 1"),
+])
+def test_collections_in_messages_are_shown_as_written(text, needle, message):
+    # these messages once printed Y(value=1, loc=Loc(file=..., line=..., col=...)), whose
+    # columns differ between libyaml and the pure-Python parser
+    from convcalc.check import check_report
+    with pytest.raises(ConvcalcError) as info:
+        check_report(walk(parse(text, "t.yaml")), None)
+    assert info.value.line() == f"t.yaml:{at(text, needle)}: error: {message}"
+
+
+@pytest.mark.parametrize("expr, written, value", [
+    ("0x1f + 1", "0x1f", 31), ("0o10*2", "0o10", 8), ("1_000 // 2", "1_000", 1000),
+    ("c + 0b11", "0b11", 3),
+])
+def test_expressions_take_plain_decimal_integers_only(expr, written, value):
+    # Python's parser reads 0x1f as 31; a plain YAML value 0x1f is refused, so is this
+    with pytest.raises(SpecError) as info:
+        evaluate(expr, {"c": 8}, None)
+    assert info.value.line() == (f"error: integer {written!r} not in plain decimal in "
+                                 f"expression {expr!r} (hint: write {value} in plain decimal)")
+
+
+def test_python_syntax_warnings_do_not_reach_stderr():
+    # '1if' made Python print "<unknown>:1: SyntaxWarning: invalid decimal literal" before
+    # convcalc's one line
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(SpecError) as info:
+            evaluate("1if", {}, None)
+    assert seen == []
+    assert info.value.line() == ("error: cannot read expression '1if' (hint: use integers, "
+                                 "names, + - * // % and parentheses)")
