@@ -544,3 +544,34 @@ def test_precommit_rev_is_a_commit_with_the_hook():
     assert "convcalc-check" in [h["id"] for h in hooks]
     (hook,) = [h for h in hooks if h["id"] == "convcalc-check"]
     assert hook["entry"].split()[:2] == ["convcalc", "check"]
+
+
+def test_the_readme_python_example_runs_and_its_comments_hold(monkeypatch):
+    """The ```python block (the library) runs, and each commented expression prints what its
+    comment says (a trailing ``...`` elides the rest of a dict)."""
+    monkeypatch.chdir(ROOT)  # its paths are relative to a clone
+    blocks = re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), re.M | re.S)
+    assert blocks
+    checked = 0
+    for block in blocks:
+        namespace: dict = {}
+        for line in block.splitlines():
+            code, _, comment = line.partition("#")
+            code, comment = code.strip(), comment.strip()
+            if not code:
+                continue
+            if comment and "=" not in code.replace("==", ""):
+                value = eval(code, namespace)  # the README's own example expressions
+                shown = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+                if comment.endswith("...}"):
+                    assert shown.startswith(comment[:-len("...}")]), (code, shown)
+                else:
+                    assert shown == comment, (code, shown)
+                checked += 1
+            else:
+                exec(code, namespace)
+    assert checked >= 2
+    # the conv line, by arithmetic: 64 → 128, k3 s2 p1 on 224 → 112
+    out = (224 + 2 * 1 - 3) // 2 + 1
+    assert f"128×{out}×{out}, {128 * 64 * 9 + 128}, {128 * 64 * 9 * out * out}, " \
+           f"{(2 * 64 * 9 - 1 + 1) * 128 * out * out}" in README.read_text(encoding="utf-8")
