@@ -514,8 +514,9 @@ def _compound(parts: list[tuple[str, Effect]], rf=None) -> Effect:
     given, else the parts' steps chained)."""
     last = parts[-1][1]
     steps = rf
-    for _, eff in parts if rf is None else ():
-        steps = eff.rf if steps is None else _chain(steps, eff.rf)
+    if rf is None:
+        for i, (_, eff) in enumerate(parts):
+            steps = eff.rf if i == 0 else _chain(steps, eff.rf)
     formulas = tuple(f"{name}: {t}" for name, eff in parts for t in eff.formulas)
     return Effect(last.output,
                   _sum(*(e.params for _, e in parts)), _sum(*(e.macs for _, e in parts)),
@@ -649,9 +650,7 @@ def deformconv(x: Shape, a: Args) -> Effect:
     parts = [("offset" if not a.modulated else "offset+mask", offset), ("deform", main)]
     # both parts read the same input: the field is the main conv's, not the two in sequence
     # (chaining them also enumerated the kernel: k: 10**8 hung)
-    total = _compound(parts, rf=main.rf)
-    return Effect(total.output, total.params, total.macs, total.flops, main.rf,
-                  total.formulas, total.parts)
+    return _compound(parts, rf=main.rf)
 
 
 # -- pooling ------------------------------------------------------------------------------
@@ -899,7 +898,7 @@ def _make_elementwise(name: str, per: int, text: str, keys: tuple[Key, ...]):
     def fn(x: Shape, a: Args) -> Effect:
         num = a.get("num", 0)  # prelu's slopes: one shared, or one per channel
         if num > 1 and _is_int(x.channels) and num != x.channels:
-            raise ShapeError(f"prelu: num={num} must be 1 or the input channels {x.channels} "
+            raise ShapeError(f"{name}: num={num} must be 1 or the input channels {x.channels} "
                              f"(PyTorch's rule)", key="num",
                              hint=f"num: 1 shares one slope, num: {x.channels} gives one per "
                                   f"channel")
@@ -997,8 +996,8 @@ def pixel_shuffle(x: Shape, a: Args) -> Effect:
                          f"{block}", key="r")
     outs = tuple(n * r for n in x.spatial)
     return Effect(_out_shape(None if c is None else c // block, outs), 0, 0, 0,
-                  (RFStep.make(r, 1, (((0, 1, 1),),) * r) if r <= MAX_PERIOD else UNKNOWN,)
-                  * x.rank, ())
+                  # output unit u reads input floor(u/r): nearest upsampling's step
+                  (_resize_step(None, None, r, False, None),) * x.rank, ())
 
 
 @register("channel_shuffle", Key("g", "count", doc="groups"),
