@@ -189,12 +189,16 @@ def _parse_input(net, env: dict[str, Any], override: list | None) -> Shape:
     return Shape(dims[0], tuple(dims[1:]))
 
 
-def settable_names(net) -> set[str]:
-    """What ``--set`` may bind in ``net``: its vars and the symbols of its declared input."""
+def settable_names(net, override: list | None = None) -> set[str]:
+    """What ``--set`` may bind in ``net``: its vars and the symbols of its input (``--input``
+    replaces the declared sizes and symbols)."""
     names = set(net.vars)
-    for y in net.input.value if net.input.is_list else []:
-        if isinstance(y.value, str):
-            names.update(_names_in(y.value))
+    values = override if override is not None else (
+        net.input.value if net.input.is_list else [])
+    for y in values:
+        v = y.value if isinstance(y, Y) else y
+        if isinstance(v, str):
+            names.update(_names_in(v))
     return names
 
 
@@ -222,11 +226,10 @@ class _Walker:
         for name, y in net.vars.items():
             # --set binds a var before the vars that depend on it are computed
             env[name] = self.sets[name] if name in self.sets else self.value(y, env, "expr")
-        known = set(env)
         for name, value in self.sets.items():
             env[name] = value
         x_shape = parse_input(net, env, self.input_override)
-        unused = set(self.sets) - known - self._input_names()
+        unused = set(self.sets) - settable_names(net, self.input_override)
         if unused:
             raise SpecError(f"--set {sorted(unused)[0]}: no var or input symbol of that name "
                             f"in {net.file}")
@@ -239,18 +242,6 @@ class _Walker:
                       self.batch, tuple(dict.fromkeys(self.assumptions)),
                       {k: v for k, v in net.expect.items()}, dict(self.sets),
                       self.input_override is not None)
-
-    def _input_names(self) -> set[str]:
-        names = set()
-        if self.input_override is not None:  # --input replaces the YAML's sizes and symbols
-            values = self.input_override
-        else:
-            values = self.net.input.value if self.net.input.is_list else []
-        for y in values:
-            v = y.value if isinstance(y, Y) else y
-            if isinstance(v, str):
-                names.update(_names_in(v))
-        return names
 
     # -- values --------------------------------------------------------------------------
 
