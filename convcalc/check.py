@@ -248,6 +248,19 @@ class CheckResult:
     bound: tuple[str, ...] = ()  # the --set names this file declares (and that were bound)
 
 
+def run_checks(files: list[str], budgets: dict[str, int] | None = None,
+               sets: dict[str, int] | None = None) -> list[CheckResult]:
+    """Every file checked (all of them, even after a failure). A ``--set`` name that no file
+    declares is a usage error (unless a file is invalid: it may be the one that declares it)."""
+    results = [run_check(f, budgets, sets) for f in files]
+    bound = {name for r in results for name in r.bound}
+    unbound = [name for name in sets or {} if name not in bound]
+    if unbound and not any(r.status == "invalid" for r in results):
+        where = results[0].file if len(results) == 1 else "any of the files"
+        raise SpecError(f"--set {unbound[0]}: no var or input symbol of that name in {where}")
+    return results
+
+
 def run_check(path: str, budgets: dict[str, int] | None = None,
               sets: dict[str, int] | None = None) -> CheckResult:
     """Load, walk and check one file; every user error becomes an 'invalid' result.

@@ -412,7 +412,7 @@ def check(
                                    "(repeatable; in every file that declares it)."),
     format: str = typer.Option("text", "--format", "-f", help="text, github or json."),
 ) -> None:
-    from .check import quantity, run_check
+    from .check import quantity, run_checks
     from .spec import STDIN
     from . import render
 
@@ -429,12 +429,10 @@ def check(
             raise SpecError("standard input ('-') can be read once", hint="give '-' once")
     except ConvcalcError as err:
         _fail(err)
-    results = [run_check(f, budgets, sets) for f in files]
-    bound = {name for r in results for name in r.bound}
-    unbound = [name for name in sets if name not in bound]
-    if unbound and not any(r.status == "invalid" for r in results):
-        where = results[0].file if len(results) == 1 else "any of the files"
-        _fail(SpecError(f"--set {unbound[0]}: no var or input symbol of that name in {where}"))
+    try:
+        results = run_checks(files, budgets, sets)
+    except ConvcalcError as err:
+        _fail(err)
     sys.stdout.write(render.check_output(results, format))
     if any(r.status == "invalid" for r in results):
         raise typer.Exit(ExitStatus.INVALID)
