@@ -288,21 +288,10 @@ def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
     from . import render
 
     report = layer_report(type_, x, raw)
-    _output_within_limit(report)
     if format == "json":
         print(render.layer_json(report))
     else:
         render.print_layer(report)
-
-
-def _output_within_limit(report) -> None:
-    from .errors import ShapeError
-    from .render import shape_text
-    from .spec import MAX_INT
-
-    shape = report.effect.output
-    if any(isinstance(v, int) and v > MAX_INT for v in (shape.channels, *shape.spatial)):
-        raise ShapeError(f"{report.op}: output {shape_text(shape)} has a size beyond 2**62")
 
 
 NET_FORMATS = ("table", "json", "csv", "markdown")

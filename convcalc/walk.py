@@ -36,6 +36,7 @@ def layer_report(op: str, x: Shape, args: dict[str, Any], *, lenient: bool = Tru
     """One layer on input ``x``: the op table's effect plus the receptive field relative to
     ``x`` itself."""
     effect = ops.apply(op, x, args, lenient=lenient)
+    _check_sizes(ops.resolve(op).name, None, effect.output, None)
     rf = RF.identity(x.rank).then(effect.rf, x.spatial)
     return LayerReport(ops.resolve(op).name, dict(args), x, effect, rf)
 
@@ -534,18 +535,18 @@ def _enum_values() -> set[str]:
         ops.PAD_MODES)
 
 
-def _check_sizes(op: str, path: str, out: Shape, loc) -> None:
+def _check_sizes(op: str, path: str | None, out: Shape, loc) -> None:
     """Sizes beyond 2**62 are mistakes, not networks — and left alone, 300 repetitions of
     ``upsample: {scale: 2**62}`` make numbers too long to print. Symbolic sizes are held to
-    coefficients of at most 100 digits."""
+    coefficients of at most 100 digits. ``path`` None: one layer (``convcalc layer``)."""
+    where = op if path is None else f"{op} ({path})"
     for d in (out.channels, *out.spatial):
         if isinstance(d, int):
             if d > MAX_INT:
-                raise ShapeError(f"{op} ({path}): output {out} has a size beyond 2**62",
-                                 loc=loc)
+                raise ShapeError(f"{where}: output {out} has a size beyond 2**62", loc=loc)
         elif d is not None and is_symbolic(d):
             if largest_coefficient(d) > 10**100:
-                raise ShapeError(f"{op} ({path}): output size has a coefficient of more than "
+                raise ShapeError(f"{where}: output size has a coefficient of more than "
                                  "100 digits", loc=loc)
 
 
