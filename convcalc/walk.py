@@ -67,11 +67,19 @@ class Row:
     ancestors: tuple[tuple[str, str], ...] = ()  # (path, what) of enclosing blocks/structures
     batch: int = 1  # macs and flops above are already multiplied by it; shapes are per sample
     args: tuple = ()  # (key, value) as written, evaluated (lists as tuples): what diff compares
+    # The data-flow edges: the indices of the rows whose outputs this row reads, in the
+    # order the op takes them (INPUT for the network input). A leaf reads one tensor; a
+    # merge reads its branches' (residual: body, then shortcut). Every analysis over the
+    # network (totals, liveness, training) reads these edges; nothing walks the spec again.
+    reads: tuple[int, ...] = ()
 
     @property
     def activations(self) -> Any:
         n = self.output.numel()
         return None if n is None else n * self.batch
+
+
+INPUT = -1  # the index ``Row.reads`` and ``Report.out`` use for the network input
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,16 @@ class Report:
     expect: dict = field(default_factory=dict)
     bindings: dict = field(default_factory=dict)  # --set values, for expectations
     input_override: bool = False  # --input replaced the declared input
+    out: int = INPUT  # the row whose output is the network's output (INPUT: no layers)
+
+    def readers(self) -> list[list[int]]:
+        """For each row, the rows that read its output (the graph's edges reversed)."""
+        out: list[list[int]] = [[] for _ in self.rows]
+        for row in self.rows:
+            for src in row.reads:
+                if src != INPUT:
+                    out[src].append(row.index)
+        return out
 
     def total(self, what: str) -> Any:
         """Sum over rows; rows already carry the batch (SPEC §5: totals = sum over layers)."""
@@ -108,6 +126,7 @@ def _clean(x):
 class Tensor:
     shape: Shape
     rf: RF
+    src: int = INPUT  # the row that made it
 
 
 class _Scope:
@@ -242,7 +261,7 @@ class _Walker:
         return Report(net.name, net.file, x_shape, x.shape, tuple(self.rows), x.rf,
                       self.batch, tuple(dict.fromkeys(self.assumptions)),
                       {k: v for k, v in net.expect.items()}, dict(self.sets),
-                      self.input_override is not None)
+                      self.input_override is not None, x.src)
 
     # -- values --------------------------------------------------------------------------
 
@@ -358,10 +377,10 @@ class _Walker:
             err.message = f"{item.name} ({path}) on input {x.shape}: {message}"
             raise err.at(loc)
         rf = x.rf.then(effect.rf, self.extent)
-        self.add_row(path, label, opdef.name, x.shape, effect.output, effect.params,
-                     effect.macs, effect.flops, rf, item.loc, effect.parts, ancestors,
-                     tuple((k, _frozen(v)) for k, v in args.items()))
-        return Tensor(effect.output, rf)
+        index = self.add_row(path, label, opdef.name, x.shape, effect.output, effect.params,
+                             effect.macs, effect.flops, rf, item.loc, effect.parts, ancestors,
+                             tuple((k, _frozen(v)) for k, v in args.items()), (x.src,))
+        return Tensor(effect.output, rf, index)
 
     def arguments(self, item, opdef, env) -> dict[str, Any]:
         """Evaluate an op's arguments in ``env``; numbers-only ones are kept for reuse."""
@@ -384,7 +403,7 @@ class _Walker:
         return args
 
     def add_row(self, path, name, op, inp, out, params, macs, flops, rf, loc, parts,
-                ancestors, args=()) -> None:
+                ancestors, args=(), reads=()) -> int:
         if len(self.rows) >= MAX_ROWS:
             raise SpecError(f"the network has more than {MAX_ROWS:,} layers", loc=loc)
         if not (out.channels is None or type(out.channels) is int) or not all(
@@ -399,7 +418,8 @@ class _Walker:
         if self.batch != 1 or type(macs) is not int or type(flops) is not int:
             macs, flops = (None if v is None else _clean(v * self.batch) for v in (macs, flops))
         self.rows.append(Row(len(self.rows), path, name, op, inp, out, _clean(params), macs,
-                             flops, rf, loc, parts, ancestors, self.batch, args))
+                             flops, rf, loc, parts, ancestors, self.batch, args, reads))
+        return len(self.rows) - 1
 
     def block(self, item, x, env, scope, path, ancestors, stack) -> Tensor:
         block = self.net.blocks[item.name]
@@ -449,9 +469,10 @@ class _Walker:
                                 self.context("residual", path, stack),
                                 ["body", "shortcut"])
         rf = body.rf.union(short.rf)
-        self.add_row(f"{path}.add", None, "add", body.shape, out, 0, 0,
-                     ops.merge_flops("add", 2, out), rf, item.loc, (), anc)
-        return Tensor(out, rf)
+        index = self.add_row(f"{path}.add", None, "add", body.shape, out, 0, 0,
+                             ops.merge_flops("add", 2, out), rf, item.loc, (), anc, (),
+                             (body.src, short.src))
+        return Tensor(out, rf, index)
 
     def parallel(self, item, x, env, scope, path, ancestors, stack) -> Tensor:
         anc = ancestors + ((path, "parallel"),)
@@ -489,9 +510,9 @@ class _Walker:
         for t in tensors[1:]:
             rf = rf.union(t.rf)
         flops = ops.merge_flops(how, len(tensors), out)
-        self.add_row(path, label, how, shapes[0], out, 0, 0, flops, rf, loc, (), ancestors,
-                     args)
-        return Tensor(out, rf)
+        index = self.add_row(path, label, how, shapes[0], out, 0, 0, flops, rf, loc, (),
+                             ancestors, args, tuple(t.src for t in tensors))
+        return Tensor(out, rf, index)
 
     def merge_shapes(self, how, shapes, loc, context, names) -> Shape:
         first = shapes[0]
@@ -632,10 +653,17 @@ def _names_in(text: str) -> set[str]:
 
 
 def collapse(report: Report, depth: int) -> tuple[Row, ...]:
-    """Rows nested deeper than ``depth`` become one row per enclosing item at that depth."""
+    """Rows nested deeper than ``depth`` become one row per enclosing item at that depth; the
+    data-flow edges follow (a group reads what its rows read from outside the group)."""
     out: list[Row] = []
     group: list[Row] = []
+    where: dict[int, int] = {INPUT: INPUT}  # row index → collapsed row index
     key = None
+
+    def outside(rows) -> tuple[int, ...]:
+        inside = {r.index for r in rows}
+        return tuple(dict.fromkeys(where[s] for r in rows for s in r.reads
+                                   if s not in inside))
 
     def flush():
         if not group:
@@ -644,9 +672,12 @@ def collapse(report: Report, depth: int) -> tuple[Row, ...]:
         path, what = first.ancestors[depth]
         total = lambda attr: None if any(getattr(r, attr) is None for r in group) \
             else sum(getattr(r, attr) for r in group)
+        reads = outside(group)
+        for r in group:
+            where[r.index] = len(out)
         out.append(Row(len(out), path, None, what, first.input, last.output,
                        total("params"), total("macs"), total("flops"), last.rf, first.loc,
-                       (), first.ancestors[:depth], first.batch))
+                       (), first.ancestors[:depth], first.batch, (), reads))
         group.clear()
 
     for row in report.rows:
@@ -654,9 +685,11 @@ def collapse(report: Report, depth: int) -> tuple[Row, ...]:
         if k is None:
             flush()
             key = None
+            reads = tuple(where[s] for s in row.reads)
+            where[row.index] = len(out)
             out.append(Row(len(out), row.path, row.name, row.op, row.input, row.output,
                            row.params, row.macs, row.flops, row.rf, row.loc, row.parts,
-                           row.ancestors, row.batch, row.args))
+                           row.ancestors, row.batch, row.args, reads))
             continue
         if k != key:
             flush()

@@ -252,6 +252,61 @@ def test_side_branch_with_from_is_counted_and_the_main_path_resumes():
     assert_totals_are_row_sums(report)
 
 
+def test_rows_know_the_rows_they_read():
+    """The data-flow graph: each row's ``reads`` are the rows whose outputs it takes, in the
+    op's order (-1: the network input) — through residuals, parallel branches, ``from:`` and
+    named merges; ``Report.out`` is the row that makes the network's output."""
+    text = """\
+        input: [3, 8, 8]
+        layers:
+          - conv: {out: 4, k: 3, p: 1}
+            name: trunk
+          - residual:
+              body:
+                - conv: {out: 4, k: 3, p: 1}
+                - relu
+          - parallel:
+              merge: concat
+              branches:
+                - [conv: {out: 2, k: 1}]
+                - [maxpool: {k: 3, s: 1, p: 1}, conv: {out: 2, k: 1}]
+          - gap: {}
+            from: trunk
+          - flatten
+          - relu: {}
+            from: trunk
+            name: up
+          - concat: [trunk]
+        """
+    report = report_of(text)
+    got = [(r.path, r.op, r.reads) for r in report.rows]
+    assert got == [
+        ("trunk", "conv", (-1,)),
+        ("1.body.0", "conv", (0,)),
+        ("1.body.1", "relu", (1,)),
+        ("1.add", "add", (2, 0)),               # body, then the identity shortcut
+        ("2.0.0", "conv", (3,)),
+        ("2.1.0", "maxpool", (3,)),
+        ("2.1.1", "conv", (5,)),
+        ("2.concat", "concat", (4, 6)),
+        ("3", "gap", (0,)),                     # from: trunk
+        ("4", "flatten", (8,)),
+        ("up", "relu", (0,)),
+        ("6", "concat", (10, 0)),               # the current tensor, then 'trunk'
+    ]
+    assert report.out == 11
+    assert report.readers()[0] == [1, 3, 8, 10, 11]
+    assert report.readers()[7] == []            # the parallel's output: nothing reads it
+
+
+def test_collapsed_rows_keep_the_edges_that_cross_groups():
+    report = report_of(UNET_SKIP)
+    for depth in (0, 1):
+        rows = collapse(report, depth)
+        for row in rows:
+            assert all(-1 <= s < row.index for s in row.reads)
+
+
 # -- totals, batch, collapse --------------------------------------------------------------------
 
 NETWORKS = {"stack": STACK, "residual": RESIDUAL, "inception": INCEPTION,

@@ -14,8 +14,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from .core import CONVENTIONS, CONVENTIONS_SHORT, RF, Shape
-from .dims import fmt
+from ..core import CONVENTIONS, CONVENTIONS_SHORT, RF, Shape
+from ..dims import fmt
 
 LAYER_SCHEMA = "convcalc.layer/1"
 SOLVE_SCHEMA = "convcalc.solve/2"  # /2: solutions as [first, last] ranges
@@ -216,7 +216,7 @@ def solve_json(sol, op: str) -> str:
 # -- convcalc ops -------------------------------------------------------------------------
 
 def _default_text(key) -> str:
-    from .ops import REQUIRED, SAME_AS_K
+    from ..ops import REQUIRED, SAME_AS_K
 
     if key.default is REQUIRED:
         return key.name
@@ -235,7 +235,7 @@ PAD_NOTE = ("p: one number, one per axis, or [lo, hi] pairs per axis (pairs are 
 
 
 def ops_catalog() -> list[dict]:
-    from .ops import OPS
+    from ..ops import OPS
 
     return [{"op": d.name, "aliases": list(d.aliases),
              "keys": [_default_text(k) for k in d.keys.values()],
@@ -311,7 +311,7 @@ def _times(x, batch: int):
 
 def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
     """(quantity, declared, computed, ok) for each declared expectation, as text."""
-    from .check import expectations
+    from ..check import expectations
 
     rows = []
     for key, want, computed, ok in expectations(report):
@@ -328,7 +328,7 @@ def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
 
 
 def net_json(report, rows) -> str:
-    from .check import expectations
+    from ..check import expectations
 
     data = {"schema": NET_SCHEMA, "name": report.name, "file": report.file,
             "input": shape_json(report.input), "output": shape_json(report.output),
@@ -575,7 +575,7 @@ DIFF_SCHEMA = "convcalc.diff/1"
 
 
 def finding_line(file: str, loc, message: str) -> str:
-    from .errors import printable
+    from ..errors import printable
 
     where = str(loc) if loc is not None else file
     return printable(f"{where}: error: {message}")
@@ -584,7 +584,7 @@ def finding_line(file: str, loc, message: str) -> str:
 def github_line(file: str, loc, message: str) -> str:
     # GitHub workflow commands: % \r \n must be escaped in the message, and also : , in
     # property values (a file name with a comma would otherwise end the property)
-    from .errors import printable
+    from ..errors import printable
 
     def data(s: str) -> str:
         return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -698,7 +698,7 @@ OWN_COLUMNS = ("path", "output", "params", "macs", "flops")
 def _diff_rows(d, value=lambda text: text, text=lambda t: t) -> list[list[str]]:
     """One row per change: change, path, op, output, what, Δ params, Δ MACs. ``value`` wraps
     numbers and formulas, ``text`` words (Markdown escapes them)."""
-    from .diff import args_of
+    from ..diff import args_of
 
     rows = []
     for c in d.changes:
@@ -731,7 +731,7 @@ def _field_json(field, value):
 
 
 def diff_output(d, fmt_name: str) -> str | None:
-    from .diff import args_of
+    from ..diff import args_of
 
     totals = [(k, d.old.totals[k], d.new.totals[k], d.total_delta(k))
               for k in ("params", "macs", "flops", "activations")]
