@@ -294,7 +294,20 @@ def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
         render.print_layer(report)
 
 
-NET_FORMATS = ("table", "json", "csv", "markdown")
+NET_FORMATS = ("table", "json", "csv", "markdown", "html", "mermaid", "dot")
+OUTPUT_HELP = "write the report to FILE instead of standard output (any format but table)."
+
+
+def _emit(text: str, output: str | None) -> None:
+    """A rendered report to standard output, or to ``-o FILE``."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as err:
+        raise SpecError(f"-o: cannot write {output}: {err.strerror or err}") from None
 
 
 @app.command(help="A whole network from YAML: one row per leaf layer (path, op, shapes, "
@@ -303,7 +316,9 @@ NET_FORMATS = ("table", "json", "csv", "markdown")
                   "Examples:\n\n"
                   "  convcalc net examples/vgg16.yaml\n\n"
                   "  convcalc net examples/resnet50.yaml --depth 1 --format markdown\n\n"
-                  "  convcalc net examples/unet.yaml --set H=572 --set W=572")
+                  "  convcalc net examples/unet.yaml --set H=572 --set W=572\n\n"
+                  "  convcalc net examples/resnet50.yaml --format html -o resnet50.html\n\n"
+                  "  convcalc net examples/resnet50.yaml --format mermaid --depth 1")
 def net(
     file: str = typer.Argument(..., help="network YAML (format: README, SPEC §2); - reads "
                                "standard input."),
@@ -316,11 +331,13 @@ def net(
                               "sample)."),
     depth: Optional[int] = typer.Option(None, "--depth", help="collapse blocks nested deeper "
                                         "than N into one row each (0 = top-level items)."),
-    format: str = typer.Option("table", "--format", "-f", help="table, json, csv or "
-                               "markdown."),
+    format: str = typer.Option("table", "--format", "-f", help="table, json, csv, "
+                               "markdown, html (a self-contained page), mermaid or dot "
+                               "(diagrams)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
 ) -> None:
     try:
-        _net(file, input, set_, batch, depth, format)
+        _net(file, input, set_, batch, depth, format, output)
     except ConvcalcError as err:
         _fail(err)
 
@@ -354,7 +371,7 @@ def parse_input_option(text: str | None) -> list | None:
     return override
 
 
-def _net(file, input, set_, batch, depth, format):
+def _net(file, input, set_, batch, depth, format, output=None):
     from . import render
     from .spec import load
     from .walk import collapse, walk
@@ -365,11 +382,22 @@ def _net(file, input, set_, batch, depth, format):
         raise SpecError(f"--batch must be positive, got {batch}")
     if depth is not None and depth < 0:
         raise SpecError(f"--depth must be 0 or more, got {depth}")
+    if output is not None and format == "table":
+        raise SpecError("-o writes a file in another format than table",
+                        hint="add --format html (or json, csv, markdown, mermaid, dot)")
     sets = parse_sets(set_)
     override = parse_input_option(input)
     report = walk(load(file), input_override=override, sets=sets, batch=batch)
+    if format in ("html", "mermaid", "dot"):
+        _emit(_picture(report, depth, format), output)
+        return
     rows = report.rows if depth is None else collapse(report, depth)
-    if format == "json":
+    if output is not None:
+        text = (render.net_json(report, rows) + "\n" if format == "json" else
+                render.net_csv(report, rows) if format == "csv" else
+                render.net_markdown(report, rows))
+        _emit(text, output)
+    elif format == "json":
         print(render.net_json(report, rows))
     elif format == "csv":
         sys.stdout.write(render.net_csv(report, rows))
@@ -377,6 +405,28 @@ def _net(file, input, set_, batch, depth, format):
         sys.stdout.write(render.net_markdown(report, rows))
     else:
         render.print_net(report, rows)
+
+
+def _picture(report, depth, format) -> str:
+    """The HTML page or a diagram of ``report`` (``--depth``: blocks collapsed beyond it)."""
+    from .render import diagram
+
+    if format == "html":
+        from .render.html import net_html
+
+        return net_html(report, depth)
+    if format == "dot":
+        return diagram.dot(report, depth)
+    text, used = diagram.mermaid(report, depth)
+    over = diagram.mermaid_over_limits(text)
+    if over is not None:
+        print(f"warning: the Mermaid diagram has {over}; GitHub will not render it (hint: "
+              f"collapse blocks with --depth {max(0, (used or 1) - 1)})", file=sys.stderr)
+    elif depth is None and used is not None:
+        print(f"note: blocks nested deeper than {used} are collapsed to stay within "
+              f"Mermaid's limits (--depth {used}; --format dot draws every layer)",
+              file=sys.stderr)
+    return text
 
 
 CHECK_FORMATS = ("text", "github", "json")
@@ -436,7 +486,9 @@ def check(
 def diff(
     old: str = typer.Argument(..., help="the old network YAML."),
     new: str = typer.Argument(..., help="the new network YAML."),
-    format: str = typer.Option("table", "--format", "-f", help="table, markdown or json."),
+    format: str = typer.Option("table", "--format", "-f", help="table, markdown, json or "
+                               "html (both versions drawn, changes highlighted)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
 ) -> None:
     from . import render
     from .diff import diff_reports
@@ -444,14 +496,25 @@ def diff(
     from .walk import walk
 
     try:
-        if format not in ("table", "markdown", "json"):
-            raise SpecError(f"--format must be table, markdown or json, got {format!r}")
+        if format not in ("table", "markdown", "json", "html"):
+            raise SpecError(f"--format must be table, markdown, json or html, got {format!r}")
+        if output is not None and format == "table":
+            raise SpecError("-o writes a file in another format than table",
+                            hint="add --format html (or markdown, json)")
         if old == new == STDIN:
             raise SpecError("standard input ('-') can be read once", hint="give '-' once")
         d = diff_reports(walk(load(old)), walk(load(new)))
+        if format == "html":
+            from .render.html import diff_html
+
+            _emit(diff_html(d), output)
+            return
+        text = render.diff_output(d, format)
+        if text is not None and output is not None:
+            _emit(text, output)
+            return
     except ConvcalcError as err:
         _fail(err)
-    text = render.diff_output(d, format)
     if text is not None:
         sys.stdout.write(text)
 
