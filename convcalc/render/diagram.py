@@ -156,17 +156,18 @@ def mermaid(report: Report, depth: int | None = None) -> tuple[str, int | None]:
 
 
 def _mermaid_fits(text: str) -> bool:
-    return len(text) <= MERMAID_MAX_TEXT and text.count("-->") <= MERMAID_MAX_EDGES
+    return mermaid_over_limits(text) is None
 
 
 def mermaid_over_limits(text: str) -> str | None:
-    """Which Mermaid limit ``text`` exceeds (None: it renders)."""
+    """Which of Mermaid's limits ``text`` exceeds (None: it renders)."""
+    over = []
     if len(text) > MERMAID_MAX_TEXT:
-        return f"{len(text):,} characters, over Mermaid's {MERMAID_MAX_TEXT:,}"
+        over.append(f"{len(text):,} characters, over Mermaid's {MERMAID_MAX_TEXT:,}")
     edges = text.count("-->")
     if edges > MERMAID_MAX_EDGES:
-        return f"{edges:,} edges, over Mermaid's {MERMAID_MAX_EDGES:,}"
-    return None
+        over.append(f"{edges:,} edges, over Mermaid's {MERMAID_MAX_EDGES:,}")
+    return " and ".join(over) or None
 
 
 def _mermaid_text(d: Diagram) -> str:

@@ -251,10 +251,11 @@ def charts(report: Report) -> str:
         out.append(line_chart("Receptive-field size along the network (largest axis, input "
                               "pixels)", [("line", rf)], len(rows)))
     blocks = block_chart(report) if rows else ""
-    if not out:
-        return ('<p class="note">The sizes are symbolic: bind them (<code>--set H=224</code>) '
-                'to chart MACs, params and receptive fields.</p>')
-    return f'<div class="charts">{"".join(out)}</div>{blocks}'
+    note = ""
+    if any(type(r.macs) is not int for r in rows):
+        note = ('<p class="note">The sizes are symbolic: bind them (<code>--set H=224</code>) '
+                'to chart MACs and params per layer.</p>')
+    return f'{note}<div class="charts">{"".join(out)}</div>{blocks}'
 
 
 # -- the page ---------------------------------------------------------------------------------
