@@ -367,13 +367,14 @@ def net_html(report: Report, depth: int | None = None, memory_html: str = "") ->
         + _card("activations (elements)", t["activations"]) + "</div>"
         + (f"<ul>{assumptions}</ul>" if assumptions else "") + _expectations(report)
         + "</header>",
-        '<section id="graph"><h2>Graph</h2>'
+        '<div class="layout"><section id="graph"><h2>Graph</h2>'
         '<p class="note">Sequences run top to bottom, branches side by side; dashed blue '
         "edges go around what lies between (skips, identity shortcuts). Each edge carries "
         "the shape of the tensor on it; a node's shade is its share of the MACs.</p>"
-        + _graph_panel("net", graph_data(report, depth)) + "</section>",
+        + _graph_panel("net", graph_data(report, depth)) + "</section><div>",
         f'<section id="charts"><h2>Charts</h2>{charts(report)}</section>',
         f'<section id="memory"><h2>Memory</h2>{memory_html}</section>' if memory_html else "",
+        "</div></div>",
         f'<section id="layers"><h2>Layers</h2><p class="note">Click a column to sort.</p>'
         f"{layer_table(report)}</section>",
         f'<section id="conventions"><h2>Conventions</h2>{conventions_html()}</section>',

@@ -281,9 +281,6 @@
       var g = el("g", {"class": "frame" + (f.g.mark ? " mark-changed" : ""),
                        "data-path": f.g.path, "data-group": f.g.path}, svg);
       el("rect", {x: f.x, y: f.y, width: f.w, height: f.h, rx: 8}, g);
-      var label = text(g, f.x + 8, f.y + 14, "frame-label toggle", "\u25be " + f.g.path + " \u00b7 " + f.g.what);
-      label.setAttribute("role", "button");
-      label.addEventListener("click", function () { self.collapsed[f.g.id] = true; self.render(); });
     });
     var labels = {};
     edges.forEach(function (e) {
@@ -294,6 +291,14 @@
         labels[key] = true;
         text(svg, e.lx, e.ly, "shape", e.label);
       }
+    });
+    // block labels above the edges that cross them
+    L.frames.forEach(function (f) {
+      var label = text(svg, f.x + 8, f.y + 14, "frame-label toggle",
+                       "\u25be " + f.g.path + " \u00b7 " + f.g.what);
+      label.setAttribute("role", "button");
+      label.setAttribute("data-frame", f.g.path);
+      label.addEventListener("click", function () { self.collapsed[f.g.id] = true; self.render(); });
     });
     var maxShare = 0;
     nodes.forEach(function (n) {
