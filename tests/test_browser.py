@@ -192,13 +192,20 @@ def test_edges_carry_shapes_and_skips_go_around(opened):
     skips = o.page.eval_on_selector_all(
         "svg.graph path.edge.skip",
         "e => e.map(p => p.getBBox()).map(b => [b.x + b.width, b.height])")
-    # 8 edges go round: the 4 skips (enc1 … enc4 to their crops) and, at each level, the
-    # up-conv's edge round its crop to the concat (a short one)
-    assert len(skips) == 8
-    longest = sorted(skips, key=lambda s: s[1])[4:]
-    assert all(h > 300 for _, h in longest)
-    # nested: the longer the skip, the further right its lane
-    assert [s[0] for s in longest] == sorted(s[0] for s in longest)
+    # the 4 skips (enc1 … enc4 to their crops) go round, nested: the longer the skip, the
+    # further right its lane
+    assert len(skips) == 4
+    by_length = sorted(skips, key=lambda s: s[1])
+    assert [s[0] for s in by_length] == sorted(s[0] for s in skips)
+    # each crop (a side branch, `from: encN`) is drawn beside its level's up-conv, and the
+    # concat that merges them below both
+    box = lambda p: o.page.eval_on_selector(f'g.node[data-path="{p}"]',
+                                            "e => {const b = e.getBoundingClientRect(); "
+                                            "return [b.x, b.y];}")
+    for up, crop, concat in [("up4", "10", "11"), ("up3", "14", "15"),
+                             ("up2", "18", "19"), ("up1", "22", "23")]:
+        assert box(crop)[1] == box(up)[1] and box(crop)[0] > box(up)[0]
+        assert box(concat)[1] > box(up)[1]
     assert o.errors == []
 
 

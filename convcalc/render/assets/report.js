@@ -76,6 +76,10 @@
       (g.parent >= 0 ? groups[g.parent] : top).children.push({group: g});
     }
     data.rows.forEach(function (r, i) {
+      for (var gi = r[6]; gi >= 0; gi = groups[gi].parent) {
+        if (groups[gi].first === undefined) groups[gi].first = i;
+        groups[gi].last = i;
+      }
       if (r[6] >= 0) {
         attach(groups[r[6]]);
         groups[r[6]].children.push({row: i});
@@ -125,8 +129,44 @@
         nodes.push({key: key, kind: kind, idx: idx, x: x, y: y, w: NW, h: h});
       }};
     }
+    // an item's last row (its output) and the rows it reads from outside itself
+    function span(item) {
+      if (item.row !== undefined) return [item.row, item.row];
+      if (item.group) return [item.group.first, item.group.last];
+      return null;
+    }
+    function readsOf(item) {
+      var s = span(item), out = [];
+      if (!s) return out;
+      for (var i = s[0]; i <= s[1]; i++) {
+        data.rows[i][5].forEach(function (src) { if (src < s[0]) out.push(src); });
+      }
+      return out;
+    }
     function seq(items) {
-      var ls = items.map(lay);
+      // a side branch — items that start from a saved tensor (`from:`) instead of the item
+      // before them, until a merge that reads both — is drawn beside that item, the merge
+      // below the two (U-Net: the crop of enc4 beside the up-conv, then the concat)
+      var ls = [];
+      for (var i = 0; i < items.length; i++) {
+        var prev = i > 0 ? span(items[i - 1]) : null;
+        if (prev && ls.length && readsOf(items[i]).indexOf(prev[1]) < 0) {
+          for (var j = i + 1; j < items.length; j++) {
+            var m = items[j], end = span(items[j - 1]);
+            if (m.row === undefined || !end) break;
+            var r = data.rows[m.row][5];
+            if (r.indexOf(prev[1]) >= 0 && r.indexOf(end[1]) >= 0) break;
+            if (readsOf(m).indexOf(prev[1]) >= 0) { j = items.length; break; }
+          }
+          if (j < items.length) {
+            var left = ls.pop();
+            ls.push(below(beside([left, seq(items.slice(i, j))]), lay(items[j])));
+            i = j;
+            continue;
+          }
+        }
+        ls.push(lay(items[i]));
+      }
       var w = 0, h = 0;
       ls.forEach(function (l, i) { w = Math.max(w, l.w); h += l.h + (i ? VG : 0); });
       return {w: w, h: h, draw: function (x, y) {
@@ -134,9 +174,11 @@
       }};
     }
     function columns(cols) {
-      var ls = cols.map(function (c) {
+      return beside(cols.map(function (c) {
         return c === null ? {w: LANE, h: 0, draw: function () {}} : seq(c);
-      });
+      }));
+    }
+    function beside(ls) {
       var w = 0, h = 0;
       ls.forEach(function (l, i) { w += l.w + (i ? HG : 0); h = Math.max(h, l.h); });
       return {w: w, h: h, draw: function (x, y) {
@@ -232,7 +274,8 @@
           "M" + e.x1 + " " + e.y1 + "V" + yc + "C" + e.x1 + " " + (e.y2 - 4) + " " + e.x2 +
           " " + yc + " " + e.x2 + " " + e.y2;
         e.lx = e.x1 + 4; e.ly = e.y1 + 11;
-      } else if (e.y2 > e.y1 && !blocked(e.x2, e.y1 + VG - 4, e.y2, e.a, e.b)) {
+      } else if (e.y2 > e.y1 && e.y2 - e.y1 < 2 * (NH + VG) &&
+                 !blocked(e.x2, e.y1 + VG - 4, e.y2, e.a, e.b)) {
         var yb = e.y1 + VG - 4;
         e.d = "M" + e.x1 + " " + e.y1 + "C" + e.x1 + " " + yb + " " + e.x2 + " " + (e.y1 + 4) +
           " " + e.x2 + " " + yb + "V" + e.y2;
@@ -282,15 +325,20 @@
                        "data-path": f.g.path, "data-group": f.g.path}, svg);
       el("rect", {x: f.x, y: f.y, width: f.w, height: f.h, rx: 8}, g);
     });
-    var labels = {};
+    var labels = {}, labelled = {};
     edges.forEach(function (e) {
       el("path", {d: e.d, "class": "edge" + (e.lane ? " skip" : ""),
                   "marker-end": "url(#" + self.host.id + "-arrow)"}, svg);
-      var key = Math.round(e.lx) + "," + Math.round(e.ly);
-      if (!labels[key]) {
-        labels[key] = true;
-        text(svg, e.lx, e.ly, "shape", e.label);
-      }
+    });
+    // one label per place; an edge round the side is labelled only when its source's shape
+    // is not already written under the source
+    edges.filter(function (e) { return !e.lane; }).concat(edges.filter(function (e) {
+      return e.lane;
+    })).forEach(function (e) {
+      var key = Math.round(e.lx) + "," + Math.round(e.ly), src = e.a.key + ":" + e.label;
+      if (labels[key] || (e.lane && labelled[src])) return;
+      labels[key] = labelled[src] = true;
+      text(svg, e.lx, e.ly, "shape", e.label);
     });
     // block labels above the edges that cross them
     L.frames.forEach(function (f) {
