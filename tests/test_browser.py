@@ -342,3 +342,32 @@ def test_dot_renders_with_graphviz(name, depth):
     assert (p.returncode, p.stderr) == (0, "")
     drawn = rep.rows if depth is None else collapse(rep, depth)
     assert p.stdout.count('class="node"') == len(drawn) + 2
+
+
+# -- themes and print ------------------------------------------------------------------------------
+
+def _background(o) -> str:
+    return o.page.evaluate("getComputedStyle(document.body).backgroundColor")
+
+
+def test_dark_theme_follows_the_system_and_print_is_light(browser):
+    html = net_html(report_of(EXAMPLES / "lenet5.yaml"))
+    o = Opened(browser, html)
+    try:
+        o.page.emulate_media(color_scheme="light")
+        assert _background(o) == "rgb(255, 255, 255)"
+        o.page.emulate_media(color_scheme="dark")
+        assert _background(o) == "rgb(13, 17, 23)"  # --bg of the dark theme, #0d1117
+        visible = lambda sel: o.page.eval_on_selector(
+            sel, "e => getComputedStyle(e).display !== 'none'")
+        assert visible(".controls")
+        # printed: light whatever the system's theme, no buttons, the graph not cut to a
+        # scroll box
+        o.page.emulate_media(media="print", color_scheme="dark")
+        assert _background(o) == "rgb(255, 255, 255)"
+        assert not visible(".controls")
+        assert o.page.eval_on_selector(".graph-host", "e => getComputedStyle(e).overflow") == \
+            "visible"
+        assert o.errors == []
+    finally:
+        o.close()
