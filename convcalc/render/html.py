@@ -125,13 +125,13 @@ def graph_data(report: Report, depth: int | None, marks: dict[int, str] | None =
 CW, CH, LEFT, BOTTOM, TOP = 860, 180, 58, 24, 12  # chart size and margins, in SVG units
 
 
-def _ticks(top: int) -> str:
+def _ticks(top: int, label=short) -> str:
     out = []
     for frac in (0, 0.5, 1):
         y = TOP + (CH - TOP - BOTTOM) * (1 - frac)
         out.append(f'<line class="axis" x1="{LEFT}" x2="{CW - 6}" y1="{y:.1f}" y2="{y:.1f}"/>'
                    f'<text x="{LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">'
-                   f'{_h(short(round(top * frac)))}</text>')
+                   f'{_h(label(round(top * frac)))}</text>')
     return "".join(out)
 
 
@@ -165,7 +165,8 @@ def bar_chart(title: str, items: list[tuple[str, int]], unit: str, cls: str = "b
 
 
 def line_chart(title: str, series: list[tuple[str, list[tuple[int, int]]]], n: int,
-               peak: tuple[int, int, str] | None = None, area: bool = False) -> str:
+               peak: tuple[int, int, str] | None = None, area: bool = False,
+               label=short, legend: str = "") -> str:
     """Lines over the layer index (0 … n-1): ``series`` is (css class, [(index, value)]);
     ``peak`` (index, value, label) is marked with a dot and its label."""
     top = max((v for _, pts in series for _, v in pts), default=0) or 1
@@ -173,7 +174,7 @@ def line_chart(title: str, series: list[tuple[str, list[tuple[int, int]]]], n: i
     x = lambda i: LEFT + (CW - LEFT - 10) * (i / max(1, n - 1))
     y = lambda v: TOP + inner * (1 - v / top)
     parts = [f'<svg class="chart" viewBox="0 0 {CW} {CH}" role="img" aria-label="{_h(title)}">',
-             _ticks(top)]
+             _ticks(top, label)]
     for cls, pts in series:
         if not pts:
             continue
@@ -191,7 +192,8 @@ def line_chart(title: str, series: list[tuple[str, list[tuple[int, int]]]], n: i
                      f'text-anchor="{anchor}">{_h(label)}</text>')
     parts.append(f'<text x="{LEFT}" y="{CH - 6}">layer 0</text><text x="{CW - 6}" y="{CH - 6}" '
                  f'text-anchor="end">layer {n - 1}</text></svg>')
-    return f"<figure><h3>{_h(title)}</h3>{''.join(parts)}</figure>"
+    legend = f'<div class="note">{legend}</div>' if legend else ""
+    return f"<figure><h3>{_h(title)}</h3>{''.join(parts)}{legend}</figure>"
 
 
 def block_chart(report: Report) -> str:
@@ -258,6 +260,58 @@ def charts(report: Report) -> str:
     return f'{note}<div class="charts">{"".join(out)}</div>{blocks}'
 
 
+# -- memory (SPEC §8: memory.analyse's figures) ------------------------------------------------
+
+def memory_section(report: Report, mem) -> str:
+    """The memory summary and the activation memory along the execution: live bytes per
+    layer with the inference peak marked; with training, the bytes saved for backward
+    accumulating over the forward pass."""
+    from .memory import MEMORY_CONVENTIONS, human_bytes, peak_where
+
+    t = mem.totals
+    where = peak_where(report, mem)
+    cards = [("params", t["param_bytes"], ""),
+             ("inference peak", t["peak_inference_bytes"], where.strip(" ()"))]
+    if mem.training:
+        cards += [("gradients", mem.gradient_bytes, ""),
+                  ("optimizer state", mem.optimizer_bytes, mem.optimizer),
+                  ("saved activations", t["saved_activation_bytes"], "kept for backward"),
+                  ("train memory", t["train_memory_bytes"], "a lower bound")]
+    head = f"{mem.dtype}" + (f", batch {mem.batch}" if mem.batch != 1 else "")
+    out = [f'<p class="note">Activation memory at {_h(head)}: {_h(MEMORY_CONVENTIONS)}.</p>',
+           '<div class="cards">']
+    for label, value, note in cards:
+        out.append(f'<div class="card"><div class="k">{_h(label)}</div>'
+                   f'<div class="v">{_h(human_bytes(value))}</div>'
+                   + (f'<div class="x">{_h(note)}</div>' if note else "") + "</div>")
+    if mem.training:
+        out.append(_card("train MACs", t["train_macs"]))
+    out.append("</div>")
+    live = [(i, m.live_bytes) for i, m in enumerate(mem.rows) if type(m.live_bytes) is int]
+    if report.rows and len(live) == len(report.rows):
+        series = [("line", live)]
+        legend = "live bytes while each layer runs (filled)"
+        if mem.training and all(type(m.saved_bytes) is int for m in mem.rows):
+            held, acc = [], 0
+            for i, m in enumerate(mem.rows):
+                acc += m.saved_bytes
+                held.append((i, acc))
+            series.append(("line2", held))
+            legend += "; dashed: bytes saved for backward so far in the forward pass"
+        peak = None
+        if mem.peak_row is not None:
+            row = report.rows[mem.peak_row]
+            peak = (mem.peak_row, mem.rows[mem.peak_row].live_bytes,
+                    f"peak {human_bytes(mem.rows[mem.peak_row].live_bytes)} at {row.path}")
+        out.append(line_chart("Activation memory along the execution", series,
+                              len(report.rows), peak, area=True, label=human_bytes,
+                              legend=legend))
+    else:
+        out.append('<p class="note">The sizes are symbolic: bind them (<code>--set H=224'
+                   '</code>) to chart the memory.</p>')
+    return "".join(out)
+
+
 # -- the page ---------------------------------------------------------------------------------
 
 def _page(title: str, body: str) -> str:
@@ -298,11 +352,23 @@ def _v(x) -> str:
     return f' data-v="{x}"' if type(x) is int else ""
 
 
-def layer_table(report: Report) -> str:
+def layer_table(report: Report, mem=None) -> str:
     macs_total = report.totals["macs"]
+    extra = [] if mem is None else ["live", "train MACs", "saved"] if mem.training else ["live"]
     out = ['<div class="table-wrap"><table class="sortable layers"><thead><tr>',
-           "".join(f"<th>{_h(c)}</th>" for c in LAYER_COLUMNS), "</tr></thead><tbody>"]
+           "".join(f"<th>{_h(c)}</th>" for c in (*LAYER_COLUMNS, *extra)),
+           "</tr></thead><tbody>"]
     for r in report.rows:
+        cells = ""
+        if mem is not None:
+            from .memory import human_bytes
+
+            m = mem.rows[r.index]
+            cells = f'<td class="n"{_v(m.live_bytes)}>{_h(human_bytes(m.live_bytes))}</td>'
+            if mem.training:
+                cells += (f'<td class="n"{_v(m.train_macs)}>{_h(num(m.train_macs))}</td>'
+                          f'<td class="n"{_v(m.saved_bytes)}>{_h(human_bytes(m.saved_bytes))}'
+                          "</td>")
         share = _share(r.macs, macs_total)
         bar = (f'<span class="share" style="width:{share * 60:.1f}px"></span>{share:.1%}'
                if share is not None else "—")
@@ -315,13 +381,13 @@ def layer_table(report: Report) -> str:
             f'<td class="n"{_v(r.macs)}>{_h(num(r.macs))}</td>'
             f'<td class="n"{"" if share is None else f" data-v={share!r}"}>{bar}</td>'
             f'<td class="n"{_v(r.flops)}>{_h(num(r.flops))}</td>'
-            f"<td>{_h(size)}</td><td>{_h(jump)}</td></tr>")
+            f"<td>{_h(size)}</td><td>{_h(jump)}</td>{cells}</tr>")
     t = report.totals
     out.append(f'</tbody><tfoot><tr class="total"><td></td><td>total</td><td></td><td></td>'
                f"<td>{_h(report.input)}</td><td>{_h(report.output)}</td>"
                f'<td class="n">{_h(num(t["params"]))}</td><td class="n">{_h(num(t["macs"]))}'
-               f'</td><td></td><td class="n">{_h(num(t["flops"]))}</td><td></td><td></td></tr>'
-               "</tfoot></table></div>")
+               f'</td><td></td><td class="n">{_h(num(t["flops"]))}</td><td></td><td></td>'
+               + "<td></td>" * len(extra) + "</tr></tfoot></table></div>")
     return "".join(out)
 
 
@@ -347,8 +413,10 @@ def _expectations(report: Report) -> str:
     return "".join(out)
 
 
-def net_html(report: Report, depth: int | None = None, memory_html: str = "") -> str:
-    """The report page of ``convcalc net FILE --format html``."""
+def net_html(report: Report, depth: int | None = None, mem=None) -> str:
+    """The report page of ``convcalc net FILE --format html``; ``mem``: ``memory.analyse``'s
+    figures for the memory section (and the table's memory columns)."""
+    memory_html = memory_section(report, mem) if mem is not None else ""
     t = report.totals
     title = report.name or report.file
     assumptions = "".join(f"<li>assumes {_h(a)} (symbolic sizes PyTorch needs equal)</li>"
@@ -376,7 +444,7 @@ def net_html(report: Report, depth: int | None = None, memory_html: str = "") ->
         f'<section id="memory"><h2>Memory</h2>{memory_html}</section>' if memory_html else "",
         "</div></div>",
         f'<section id="layers"><h2>Layers</h2><p class="note">Click a column to sort.</p>'
-        f"{layer_table(report)}</section>",
+        f"{layer_table(report, mem)}</section>",
         f'<section id="conventions"><h2>Conventions</h2>{conventions_html()}</section>',
     ]
     return _page(f"{title} — convcalc", "".join(body))
