@@ -64,9 +64,9 @@ def _row_tip(r, macs_total) -> list[str]:
              f"FLOPs {num(r.flops)}"]
     if r.input.rank:
         lines.append(f"RF size {rf_text(r.rf.size)}, jump {rf_text(r.rf.jump)}")
-    for name, part in r.parts:  # a compound layer's parts (sepconv: dw, pw), per sample
-        lines.append(f"  {name}: {part.output} · params {num(part.params)} · MACs "
-                     f"{num(part.macs)}")
+    for name, part in r.parts:  # a compound layer's parts (sepconv: dw, pw); MACs at --batch
+        macs = part.macs if part.macs is None or r.batch == 1 else part.macs * r.batch
+        lines.append(f"  {name}: {part.output} · params {num(part.params)} · MACs {num(macs)}")
     return lines
 
 
