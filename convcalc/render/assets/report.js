@@ -256,13 +256,22 @@
     });
     edge(data.out < 0 ? "in" : this.rep(data.out), "out", data.output);
 
-    function blocked(x, y1, y2, a, b) {
-      for (var k = 0; k < nodes.length; k++) {
-        var n = nodes[k];
-        if (n === a || n === b) continue;
-        if (n.y < y2 && n.y + n.h > y1 && n.x - 6 < x && n.x + n.w + 6 > x) return true;
+    // the nodes overlapping the band y1..y2, found from a list sorted by y (a node is at
+    // most NH tall), so that long networks do not scan every node per edge
+    var byY = nodes.slice().sort(function (p, q) { return p.y - q.y; });
+    function within(y1, y2, fn) {
+      var lo = 0, hi = byY.length;
+      while (lo < hi) { var mid = (lo + hi) >> 1; if (byY[mid].y < y1 - NH) lo = mid + 1; else hi = mid; }
+      for (var k = lo; k < byY.length && byY[k].y < y2; k++) {
+        var n = byY[k];
+        if (n.y + n.h > y1 && fn(n)) return true;
       }
       return false;
+    }
+    function blocked(x, y1, y2, a, b) {
+      return within(y1, y2, function (n) {
+        return n !== a && n !== b && n.x - 6 < x && n.x + n.w + 6 > x;
+      });
     }
     var lanes = [], maxX = L.w;
     edges.forEach(function (e) {
@@ -291,9 +300,9 @@
       .forEach(function (e) {
         var top = Math.min(e.y1, e.y2), bottom = Math.max(e.y1, e.y2);
         var x = Math.max(e.x1, e.x2) + 12;
-        nodes.forEach(function (n) {
-          if (n.y < bottom && n.y + n.h > top && n.x + n.w > Math.min(e.x1, e.x2) - NW / 2)
-            x = Math.max(x, n.x + n.w + 10);
+        within(top, bottom, function (n) {
+          if (n.x + n.w > Math.min(e.x1, e.x2) - NW / 2) x = Math.max(x, n.x + n.w + 10);
+          return false;
         });
         var moved = true;
         while (moved) {
