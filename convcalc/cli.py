@@ -417,15 +417,9 @@ def _picture(report, depth, format) -> str:
         return net_html(report, depth)
     if format == "dot":
         return diagram.dot(report, depth)
-    text, used = diagram.mermaid(report, depth)
-    over = diagram.mermaid_over_limits(text)
-    if over is not None:
-        print(f"warning: the Mermaid diagram has {over}; GitHub will not render it (hint: "
-              f"collapse blocks with --depth {max(0, (used or 1) - 1)})", file=sys.stderr)
-    elif depth is None and used is not None:
-        print(f"note: blocks nested deeper than {used} are collapsed to stay within "
-              f"Mermaid's limits (--depth {used}; --format dot draws every layer)",
-              file=sys.stderr)
+    text, note = diagram.mermaid_with_note(report, depth)
+    if note is not None:
+        print(note, file=sys.stderr)
     return text
 
 

@@ -155,6 +155,20 @@ def mermaid(report: Report, depth: int | None = None) -> tuple[str, int | None]:
     return _mermaid_text(diagram(report, depth)), depth
 
 
+def mermaid_with_note(report: Report, depth: int | None) -> tuple[str, str | None]:
+    """The flowchart, and the line for stderr when blocks were collapsed to fit Mermaid's
+    limits or the diagram is over them."""
+    text, used = mermaid(report, depth)
+    over = mermaid_over_limits(text)
+    if over is not None:
+        return text, (f"warning: the Mermaid diagram has {over}; GitHub will not render it "
+                      f"(hint: collapse blocks with --depth {max(0, (used or 1) - 1)})")
+    if depth is None and used is not None:
+        return text, (f"note: blocks nested deeper than {used} are collapsed to stay within "
+                      f"Mermaid's limits (--depth {used}; --format dot draws every layer)")
+    return text, None
+
+
 def _mermaid_fits(text: str) -> bool:
     return mermaid_over_limits(text) is None
 
