@@ -111,9 +111,14 @@ def _node_lines(d: Diagram, r: Row) -> tuple[str, str]:
     n = d.counts.get(r.index)
     if n is not None:  # a collapsed block
         return (f"{r.path} · {r.op}", f"{n} layers · {short(r.macs)} MACs")
-    first = r.op + (f" {args_brief(r)}" if r.args else "")
+    return row_lines(r)
+
+
+def row_lines(r: Row) -> tuple[str, str]:
+    """A layer's node label: ``conv k=3 s=2 p=1``, then its path (and name) and MACs."""
+    brief = args_brief(r)
     cost = "" if r.macs == 0 else f" · {short(r.macs)} MACs"
-    return (first.rstrip(), row_title(r) + cost)
+    return (f"{r.op} {brief}" if brief else r.op, row_title(r) + cost)
 
 
 def _edges(d: Diagram) -> list[tuple[int, int, str]]:

@@ -18,7 +18,7 @@ from ..core import CONVENTIONS
 from ..dims import total
 from ..walk import Report, collapse
 from . import expect_rows, num, rf_text
-from .diagram import args_brief, row_title, short, value_text
+from .diagram import args_brief, row_lines, row_title, short, value_text
 
 AUTO_NODES = 48  # without --depth, the graph opens with blocks collapsed to about this many nodes
 MAX_BARS = 1000  # a per-layer chart of a longer network sums neighbouring layers into bars
@@ -70,15 +70,6 @@ def _row_tip(r, macs_total) -> list[str]:
     return lines
 
 
-def _line1(r) -> str:
-    brief = args_brief(r)
-    return f"{r.op} {brief}" if brief else r.op
-
-
-def _line2(r) -> str:
-    return row_title(r) + ("" if r.macs == 0 else f" · {short(r.macs)} MACs")
-
-
 def auto_depth(report: Report) -> int:
     """The deepest nesting level whose collapsed graph has at most ``AUTO_NODES`` nodes."""
     deepest = max((len(r.ancestors) for r in report.rows), default=0)
@@ -105,7 +96,7 @@ def graph_data(report: Report, depth: int | None, marks: dict[int, str] | None =
                 members.append([])
             members[g].append(r)
             parent = g
-        rows.append([r.path, _line1(r), _line2(r), str(r.output), _share(r.macs, macs_total),
+        rows.append([r.path, *row_lines(r), str(r.output), _share(r.macs, macs_total),
                      list(r.reads), parent, _row_tip(r, macs_total)])
     for g, rs in zip(groups, members):
         params, macs = _sum([r.params for r in rs]), _sum([r.macs for r in rs])
