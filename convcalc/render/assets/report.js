@@ -355,7 +355,10 @@
                        "\u25be " + f.g.path + " \u00b7 " + f.g.what);
       label.setAttribute("role", "button");
       label.setAttribute("data-frame", f.g.path);
-      label.addEventListener("click", function () { self.collapsed[f.g.id] = true; self.render(); });
+      label.setAttribute("tabindex", "0");
+      var close = function () { self.collapsed[f.g.id] = true; self.render(); };
+      label.addEventListener("click", close);
+      label.addEventListener("keydown", function (ev) { if (ev.key === "Enter") close(); });
     });
     var maxShare = 0;
     nodes.forEach(function (n) {
@@ -386,7 +389,10 @@
         g.setAttribute("role", "button");
         l1 = "\u25b8 " + gr.path + " \u00b7 " + gr.what; l2 = gr.line2; tipLines = gr.tip;
         if (gr.mark) g.setAttribute("class", g.getAttribute("class") + " mark-changed");
-        g.addEventListener("click", function () { self.collapsed[n.idx] = false; self.render(); });
+        g.setAttribute("tabindex", "0");
+        var open = function () { self.collapsed[n.idx] = false; self.render(); };
+        g.addEventListener("click", open);
+        g.addEventListener("keydown", function (ev) { if (ev.key === "Enter") open(); });
       }
       var box = el("rect", {width: n.w, height: n.h, rx: 6, "class": "box"}, g);
       if (n.share !== null && maxShare > 0) {
