@@ -221,6 +221,10 @@
             after.push(c);
           }
         });
+        // an empty branch (the identity) gets an empty column for its edge
+        var merge = after.length && after[after.length - 1].row !== undefined ?
+          data.rows[after[after.length - 1].row][5].length : 0;
+        while (branches.length < merge) branches.push(null);
         inner = below(columns(branches), seq(after));
       } else {
         inner = seq(g.children);
