@@ -1,0 +1,102 @@
+"""``convcalc sizes``: the rule, the valid sizes in a range, the nearest valid sizes."""
+
+from __future__ import annotations
+
+import json
+
+SIZES_SCHEMA = "convcalc.sizes/1"
+
+
+def rule_text(s, var: str = "n", ascii: bool = False) -> str:
+    """The exact rule as one line: ``n = 16·m + 124, m ≥ 4 (188, 204, 220, …)``,
+    ``n ≡ 0, 1 (mod 8), n ≥ 8``, ``100 ≤ n ≤ 131``, ``every n ≥ 33`` or ``none``;
+    isolated sizes follow as ``or n = 5, 7``. ``ascii``: ``*``, ``>=``, ``<=``, ``...``."""
+    dot, ge, le, ell, eq = ("*", ">=", "<=", "...", "==") if ascii else ("·", "≥", "≤", "…", "≡")
+    if s.period is None:
+        vals = list(s.isolated)
+        if not vals:
+            return "none"
+        if len(vals) == 1:
+            return f"{var} = {vals[0]}"
+        if vals == list(range(vals[0], vals[-1] + 1)):
+            return f"{vals[0]} {le} {var} {le} {vals[-1]}"
+        return f"{var} = " + ", ".join(map(str, vals))
+    if s.period == 1:
+        text = f"every {var} {ge} {s.min}"
+    elif len(s.residues) == 1:
+        c = s.start
+        term = f"{s.period}{dot}m" + ("" if c == 0 else f" + {c}" if c > 0 else f" - {-c}")
+        first = [s.period * (s.first + i) + c for i in range(3)]
+        text = (f"{var} = {term}, m {ge} {s.first} (" + ", ".join(map(str, first))
+                + f", {ell})")
+    else:
+        text = (f"{var} {eq} " + ", ".join(map(str, s.residues)) + f" (mod {s.period}), "
+                f"{var} {ge} {s.min}")
+    if s.isolated:
+        text += f", or {var} = " + ", ".join(map(str, s.isolated))
+    return text
+
+
+def compress(values: list[int]) -> str:
+    """188, 204, …, 1020 for a progression (a..b for consecutive sizes)."""
+    parts, i = [], 0
+    while i < len(values):
+        j = i + 1
+        if j < len(values):
+            step = values[j] - values[i]
+            while j + 1 < len(values) and values[j + 1] - values[j] == step:
+                j += 1
+            if j - i >= 3:
+                parts.append(f"{values[i]}..{values[j]}" if step == 1 else
+                             f"{values[i]}, {values[i + 1]}, …, {values[j]} (every {step})")
+                i = j + 1
+                continue
+        parts.append(str(values[i]))
+        i += 1
+    return ", ".join(parts) if parts else "none"
+
+
+def _shape_list(shape) -> list:
+    return list(shape.dims)
+
+
+def sizes_json(s, lo: int, hi: int, valid: list[int], near_n, near) -> str:
+    near_obj = None
+    if near_n is not None:
+        def entry(v):
+            e = next((x for x in near if x.n == v), None)
+            return None if e is None else {"n": e.n, "output": _shape_list(e.output),
+                                            "drops": e.drops}
+        near_obj = {"n": near_n, "below": entry(s.below(near_n)),
+                    "above": entry(s.above(near_n))}
+    doc = {"schema": SIZES_SCHEMA, "file": s.file, "axis": s.axis, "axes": list(s.axes),
+           "range": [lo, hi], "rule": rule_text(s), "period": s.period, "min": s.min,
+           "residues": list(s.residues), "isolated": list(s.isolated),
+           "reference": None if s.reference is None else list(s.reference),
+           "valid": valid, "drops": [n for n in valid if s.drops_at(n)], "near": near_obj}
+    return json.dumps(doc, indent=2)
+
+
+def sizes_table(s, name, lo: int, hi: int, valid: list[int], near_n, near) -> str:
+    axes = " and ".join(s.axes)
+    what = (f"every spatial axis ({axes}) the same n" if s.axis == "all" and len(s.axes) > 1
+            else f"{axes} = n" + (", the other axes as declared" if s.axis != "all" else ""))
+    lines = [f"{name or s.file}: input sizes, {what}"]
+    lines.append(f"rule       {rule_text(s)}")
+    if s.reference is not None:
+        lines.append("           (weights built for " + "×".join(map(str, s.reference))
+                     + ": a flatten then linear takes one number of features)")
+    lines.append(f"valid in {lo}..{hi} ({len(valid)}): {compress(valid)}")
+    dropped = [n for n in valid if s.drops_at(n)]
+    if dropped:
+        lines.append(f"  a stride drops input pixels (a floor not exact) at: {compress(dropped)}")
+    elif valid:
+        lines.append("  no stride drops input pixels at these sizes")
+    if near_n is not None:
+        if not near:
+            lines.append(f"near {near_n}: no valid size")
+        for e in near:
+            where = ("valid" if e.n == near_n else "below" if e.n < near_n else "above")
+            mark = "  (a stride drops input pixels)" if e.drops else ""
+            lines.append(f"near {near_n}: {e.n} ({where}) → output {e.output}{mark}")
+    return "\n".join(lines) + "\n"
