@@ -367,7 +367,8 @@ def _net(file, input, set_, batch, depth, format):
         raise SpecError(f"--depth must be 0 or more, got {depth}")
     sets = parse_sets(set_)
     override = parse_input_option(input)
-    report = walk(load(file), input_override=override, sets=sets, batch=batch)
+    net = load(file)
+    report = walk(net, input_override=override, sets=sets, batch=batch)
     rows = report.rows if depth is None else collapse(report, depth)
     if format == "json":
         print(render.net_json(report, rows))
@@ -376,7 +377,12 @@ def _net(file, input, set_, batch, depth, format):
     elif format == "markdown":
         sys.stdout.write(render.net_markdown(report, rows))
     else:
-        render.print_net(report, rows)
+        valid = None
+        if report.assumptions:  # symbolic sizes assumed equal: say for which inputs they are
+            from .sizes import symbol_rules
+
+            valid = symbol_rules(net, input_override=override, sets=sets)
+        render.print_net(report, rows, valid)
 
 
 CHECK_FORMATS = ("text", "github", "json")

@@ -96,6 +96,35 @@ class Sizes:
     full_period: int = 1
     reference: tuple | None = None  # the sizes the weights were built for, if they matter
 
+    def text(self, var: str = "n", ascii: bool = False) -> str:
+        """The exact rule as one line: ``n = 16·m + 124, m ≥ 4 (188, 204, 220, …)``,
+        ``n ≡ 0, 1 (mod 8), n ≥ 8``, ``100 ≤ n ≤ 131``, ``every n ≥ 33`` or ``none``;
+        isolated sizes follow as ``or n = 5, 7``. ``ascii``: ``*``, ``>=``, ``<=``, ``...``."""
+        dot, ge, le, ell, eq = ("*", ">=", "<=", "...", "==") if ascii else ("·", "≥", "≤", "…", "≡")
+        if self.period is None:
+            vals = list(self.isolated)
+            if not vals:
+                return "none"
+            if len(vals) == 1:
+                return f"{var} = {vals[0]}"
+            if vals == list(range(vals[0], vals[-1] + 1)):
+                return f"{vals[0]} {le} {var} {le} {vals[-1]}"
+            return f"{var} = " + ", ".join(map(str, vals))
+        if self.period == 1:
+            text = f"every {var} {ge} {self.min}"
+        elif len(self.residues) == 1:
+            c = self.start
+            term = f"{self.period}{dot}m" + ("" if c == 0 else f" + {c}" if c > 0 else f" - {-c}")
+            first = [self.period * (self.first + i) + c for i in range(3)]
+            text = (f"{var} = {term}, m {ge} {self.first} (" + ", ".join(map(str, first))
+                    + f", {ell})")
+        else:
+            text = (f"{var} {eq} " + ", ".join(map(str, self.residues)) + f" (mod {self.period}), "
+                    f"{var} {ge} {self.min}")
+        if self.isolated:
+            text += f", or {var} = " + ", ".join(map(str, self.isolated))
+        return text
+
     def valid(self, n: int) -> bool:
         if n in self.isolated:
             return True
@@ -494,3 +523,31 @@ def _input_text(shape: Shape) -> str:
     from .dims import fmt
 
     return "[" + ", ".join(fmt(d) for d in shape.dims) + "]"
+
+
+def symbol_rules(net, *, input_override: list | None = None,
+                 sets: dict[str, int] | None = None) -> list[tuple[str, Sizes]] | None:
+    """For ``net``'s symbolic walk: the valid sizes of each input symbol (an axis given as a
+    plain name, ``input: [1, H, W]``), the other axes held at a size valid for all of them
+    (every op acts on each axis separately, so one axis's rule does not depend on which valid
+    size the others take). None when the input is not one symbol per axis, or when the
+    analysis needs what it does not have (a reference size): then the walk's assumptions
+    stand."""
+    sets = dict(sets or {})
+    try:
+        symbolic = input_shape(net, input_override, sets)
+        names = [_symbol(d) for d in symbolic.spatial]
+        if not names or None in names or len(set(names)) != len(names):
+            return None
+        diagonal = analyse(net, input_override=input_override, sets=sets)
+        n0 = diagonal.above(1)
+        if n0 is None:
+            return [(name, diagonal) for name in names]
+        out = []
+        for name in names:
+            others = {k: n0 for k in names if k != name}
+            out.append((name, analyse(net, axis=name, input_override=input_override,
+                                      sets={**sets, **others})))
+        return out
+    except ConvcalcError:
+        return None

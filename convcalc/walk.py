@@ -96,6 +96,7 @@ class Report:
     bindings: dict = field(default_factory=dict)  # --set values, for expectations
     input_override: bool = False  # --input replaced the declared input
     out: int = INPUT  # the row whose output is the network's output (INPUT: no layers)
+    spec: Any = field(default=None, compare=False, repr=False)  # the network walked
 
     def readers(self) -> list[list[int]]:
         """For each row, the rows that read its output (the graph's edges reversed)."""
@@ -277,7 +278,7 @@ class _Walker:
         return Report(net.name, net.file, x_shape, x.shape, tuple(self.rows), x.rf,
                       self.batch, tuple(dict.fromkeys(self.assumptions)),
                       {k: v for k, v in net.expect.items()}, dict(self.sets),
-                      self.input_override is not None, x.src)
+                      self.input_override is not None, x.src, net)
 
     # -- values --------------------------------------------------------------------------
 

@@ -8,33 +8,7 @@ SIZES_SCHEMA = "convcalc.sizes/1"
 
 
 def rule_text(s, var: str = "n", ascii: bool = False) -> str:
-    """The exact rule as one line: ``n = 16·m + 124, m ≥ 4 (188, 204, 220, …)``,
-    ``n ≡ 0, 1 (mod 8), n ≥ 8``, ``100 ≤ n ≤ 131``, ``every n ≥ 33`` or ``none``;
-    isolated sizes follow as ``or n = 5, 7``. ``ascii``: ``*``, ``>=``, ``<=``, ``...``."""
-    dot, ge, le, ell, eq = ("*", ">=", "<=", "...", "==") if ascii else ("·", "≥", "≤", "…", "≡")
-    if s.period is None:
-        vals = list(s.isolated)
-        if not vals:
-            return "none"
-        if len(vals) == 1:
-            return f"{var} = {vals[0]}"
-        if vals == list(range(vals[0], vals[-1] + 1)):
-            return f"{vals[0]} {le} {var} {le} {vals[-1]}"
-        return f"{var} = " + ", ".join(map(str, vals))
-    if s.period == 1:
-        text = f"every {var} {ge} {s.min}"
-    elif len(s.residues) == 1:
-        c = s.start
-        term = f"{s.period}{dot}m" + ("" if c == 0 else f" + {c}" if c > 0 else f" - {-c}")
-        first = [s.period * (s.first + i) + c for i in range(3)]
-        text = (f"{var} = {term}, m {ge} {s.first} (" + ", ".join(map(str, first))
-                + f", {ell})")
-    else:
-        text = (f"{var} {eq} " + ", ".join(map(str, s.residues)) + f" (mod {s.period}), "
-                f"{var} {ge} {s.min}")
-    if s.isolated:
-        text += f", or {var} = " + ", ".join(map(str, s.isolated))
-    return text
+    return s.text(var, ascii)
 
 
 def compress(values: list[int]) -> str:
