@@ -515,8 +515,10 @@ def _symbol(d) -> str | None:
 
 def _axis_names(declared: Shape) -> list[str]:
     """An axis is named by its symbol (input: [1, H, W]) or by its position's name."""
-    positional = list(AXIS_NAMES[declared.rank])
-    return [_symbol(d) or positional[i] for i, d in enumerate(declared.spatial)]
+    symbols = [_symbol(d) for d in declared.spatial]
+    positional = AXIS_NAMES[declared.rank]
+    return [sym or (positional[i] if positional[i] not in symbols else f"axis {i + 1}")
+            for i, sym in enumerate(symbols)]
 
 
 def _input_text(shape: Shape) -> str:

@@ -20,7 +20,7 @@ def compress(values: list[int]) -> str:
             step = values[j] - values[i]
             while j + 1 < len(values) and values[j + 1] - values[j] == step:
                 j += 1
-            if j - i >= 3:
+            if j - i >= 4:  # five or more: a, b, …, z
                 parts.append(f"{values[i]}..{values[j]}" if step == 1 else
                              f"{values[i]}, {values[i + 1]}, …, {values[j]} (every {step})")
                 i = j + 1
