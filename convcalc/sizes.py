@@ -277,9 +277,17 @@ class _Analysis:
     def steps(self, row):
         """The op's receptive-field steps (stride = advance, scale = period), or None on the
         axes where the output size does not depend on the input size."""
-        if row.op in FIXED_OUTPUT or (row.op == "upsample" and any(
-                ops.KEY_ALIASES.get(k, k) == "size" for k, _ in row.args)):
+        if row.op in FIXED_OUTPUT:
             return None
+        if row.op == "upsample":
+            # out = n*scale (PyTorch's Upsample with an integer scale_factor); the field's
+            # step with align_corners has a size-dependent period, not the scale
+            args = {ops.KEY_ALIASES.get(k, k): v for k, v in row.args}
+            scale = args.get("scale")
+            if scale is None:
+                return None  # to a size
+            scale = scale if isinstance(scale, (list, tuple)) else [scale] * row.input.rank
+            return tuple(_Scale(r) for r in scale)
         effect = ops.apply(row.op, row.input, dict(row.args))
         return effect.rf  # None: sees its whole input (gap, gmp): output size 1
 
@@ -500,6 +508,15 @@ def nearest_valid(sizes: Sizes, n: int) -> int | None:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Scale:
+    """An integer upsampling along one axis, as the period/advance of a field step."""
+
+    period: int
+    advance: int = 1
+    taps: tuple = ((),)
+
 
 def _lcm(a: int, b: int) -> int:
     return a * b // gcd(a, b)

@@ -89,6 +89,13 @@ def test_a_feature_pyramid_that_rounds_up_takes_several_residues():
     assert s.text() == "n ≡ 0, 3 (mod 4), n ≥ 3"
 
 
+def test_upsampling_with_align_corners_scales_like_nearest():
+    # out = n*scale in every mode (PyTorch's Upsample with an integer scale_factor): the
+    # same rule as the nearest-neighbour pyramid above
+    s = sizes(FPN.replace("scale: 2}", "scale: 2, mode: linear, align_corners: true}"))
+    assert (s.period, s.residues, s.min) == (4, (0, 3), 3)
+
+
 def test_a_ceil_pool_undone_by_a_transposed_conv_needs_even_sizes():
     # MaxPool k2 s2 ceil: ceil(n/2); ConvTranspose k2 s2: 2*ceil(n/2) = n  <=>  n even
     s = sizes("input: [1, 8, 8]\nlayers:\n  - residual:\n      body:\n"
