@@ -100,7 +100,8 @@ class Sizes:
         """The exact rule as one line: ``n = 16·m + 124, m ≥ 4 (188, 204, 220, …)``,
         ``n ≡ 0, 1 (mod 8), n ≥ 8``, ``100 ≤ n ≤ 131``, ``every n ≥ 33`` or ``none``;
         isolated sizes follow as ``or n = 5, 7``. ``ascii``: ``*``, ``>=``, ``<=``, ``...``."""
-        dot, ge, le, ell, eq = ("*", ">=", "<=", "...", "==") if ascii else ("·", "≥", "≤", "…", "≡")
+        dot, ge, le, ell, eq = (("*", ">=", "<=", "...", "==") if ascii
+                                else ("·", "≥", "≤", "…", "≡"))
         if self.period is None:
             vals = list(self.isolated)
             if not vals:
@@ -114,13 +115,14 @@ class Sizes:
             text = f"every {var} {ge} {self.min}"
         elif len(self.residues) == 1:
             c = self.start
-            term = f"{self.period}{dot}m" + ("" if c == 0 else f" + {c}" if c > 0 else f" - {-c}")
+            term = f"{self.period}{dot}m" + ("" if c == 0 else f" + {c}" if c > 0
+                                             else f" - {-c}")
             first = [self.period * (self.first + i) + c for i in range(3)]
             text = (f"{var} = {term}, m {ge} {self.first} (" + ", ".join(map(str, first))
                     + f", {ell})")
         else:
-            text = (f"{var} {eq} " + ", ".join(map(str, self.residues)) + f" (mod {self.period}), "
-                    f"{var} {ge} {self.min}")
+            text = (f"{var} {eq} " + ", ".join(map(str, self.residues))
+                    + f" (mod {self.period}), {var} {ge} {self.min}")
         if self.isolated:
             text += f", or {var} = " + ", ".join(map(str, self.isolated))
         return text

@@ -302,3 +302,17 @@ def test_the_rule_equals_brute_force(case):
     got = [n for n in range(1, hi + 1) if s.valid(n)]
     assert got == [n for n in range(1, hi + 1) if brute(net, n, ref_params)], yaml_text(items,
                                                                                          ref)
+
+
+def test_lenet_reads_every_pixel_only_at_32(capsys, monkeypatch):
+    # conv 5 gives n - 4; a 2×2 pool drops a row when its input is odd: n - 4, and then
+    # (n - 4)//2 - 4 after the second conv, must both be even
+    code, out, _ = cli(capsys, monkeypatch, "sizes", str(EXAMPLES / "lenet5.yaml"), "--format",
+                       "json")
+    data = json.loads(out)
+    assert data["valid"] == [32, 33, 34, 35]
+    assert data["drops"] == [n for n in data["valid"] if (n - 4) % 2 or ((n - 4) // 2 - 4) % 2]
+    assert data["drops"] == [33, 34, 35] and data["reference"] == [32, 32]
+    code, out, _ = cli(capsys, monkeypatch, "sizes", str(EXAMPLES / "lenet5.yaml"))
+    assert out.splitlines()[4] == ("  every input pixel is read only at: 32; at the others a "
+                                   "stride drops some (a floor not exact)")

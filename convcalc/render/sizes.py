@@ -12,7 +12,8 @@ def rule_text(s, var: str = "n", ascii: bool = False) -> str:
 
 
 def compress(values: list[int]) -> str:
-    """188, 204, …, 1020 for a progression (a..b for consecutive sizes)."""
+    """188, 204, …, 1020 (every 16) for a progression of five or more; a..b for three or
+    more consecutive sizes."""
     parts, i = [], 0
     while i < len(values):
         j = i + 1
@@ -20,7 +21,7 @@ def compress(values: list[int]) -> str:
             step = values[j] - values[i]
             while j + 1 < len(values) and values[j + 1] - values[j] == step:
                 j += 1
-            if j - i >= 4:  # five or more: a, b, …, z
+            if j - i >= (2 if step == 1 else 4):  # a..c, or five or more: a, b, …, z
                 parts.append(f"{values[i]}..{values[j]}" if step == 1 else
                              f"{values[i]}, {values[i + 1]}, …, {values[j]} (every {step})")
                 i = j + 1
@@ -62,10 +63,16 @@ def sizes_table(s, name, lo: int, hi: int, valid: list[int], near_n, near) -> st
                      + ": a flatten then linear takes one number of features)")
     lines.append(f"valid in {lo}..{hi} ({len(valid)}): {compress(valid)}")
     dropped = [n for n in valid if s.drops_at(n)]
-    if dropped:
-        lines.append(f"  a stride drops input pixels (a floor not exact) at: {compress(dropped)}")
-    elif valid:
+    clean = [n for n in valid if not s.drops_at(n)]
+    if valid and not dropped:
         lines.append("  no stride drops input pixels at these sizes")
+    elif valid and not clean:
+        lines.append("  a stride drops input pixels (a floor not exact) at every one of them")
+    elif dropped and len(dropped) <= len(clean):
+        lines.append(f"  a stride drops input pixels (a floor not exact) at: {compress(dropped)}")
+    elif dropped:  # the shorter list: the sizes a segmentation user would pick
+        lines.append(f"  every input pixel is read only at: {compress(clean)}; at the others "
+                     "a stride drops some (a floor not exact)")
     if near_n is not None:
         if not near:
             lines.append(f"near {near_n}: no valid size")
