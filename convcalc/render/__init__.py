@@ -321,6 +321,8 @@ def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
             declared = ("×".join(w.text() for w in want) if isinstance(want, list)
                         else want.text())
             shown = rf_text(report.rf.size)
+        elif key == "sizes":  # the progression as declared, the rule as computed (text)
+            declared, shown = want, computed
         else:
             declared, shown = want.text(), num(computed)
         rows.append((key, declared, shown, ok))
@@ -374,7 +376,7 @@ def _net_cells(row) -> list[str]:
             num(row.flops), size, jump]
 
 
-def print_net(report, rows) -> None:
+def print_net(report, rows, valid_sizes=None) -> None:
     # laid out by hand: rich's Table measures and wraps every cell, ~1.5 ms per row
     totals = report.totals
     title = (f"{report.name or report.file}: {report.input} → {report.output}"
@@ -413,8 +415,16 @@ def print_net(report, rows) -> None:
         mark = _style("ok", GREEN) if ok else _style("differs", RED)
         per = " per sample" if report.batch != 1 and key in PER_SAMPLE else ""
         lines.append(f"expect {key}: declared {declared}, computed {computed}{per}  {mark}")
-    for a in report.assumptions:
-        lines.append(_style(f"assumes {a}", YELLOW) + " (symbolic sizes PyTorch needs equal)")
+    if valid_sizes:
+        # the sizes analysis states where the assumptions hold (convcalc sizes, SPEC §6)
+        from .sizes import rule_text
+
+        for symbol, rule in valid_sizes:
+            lines.append(_style(f"valid for {rule_text(rule, symbol)}", YELLOW))
+    else:
+        for a in report.assumptions:
+            lines.append(_style(f"assumes {a}", YELLOW) + " (symbolic sizes PyTorch needs "
+                         "equal)")
     footer = textwrap.wrap(CONVENTIONS_SHORT, limit) if limit else [CONVENTIONS_SHORT]
     lines += [_style(part, DIM) for part in footer]
     sys.stdout.write("\n".join(lines) + "\n")
