@@ -393,3 +393,79 @@ def check_training_shapes(report: Report) -> None:
                              f"refuses it in training mode", loc=r.loc,
                              hint="use --batch 2 or more, or a norm that does not batch "
                                   "(gn, ln)")
+
+
+def collapse_rows(report: Report, mem: Memory, depth: int) -> tuple[RowMemory, ...]:
+    """``mem.rows`` grouped as :func:`convcalc.walk.collapse` groups the report's rows: a group
+    is live at the most its rows are, and saves and costs what they add up to."""
+    out: list[RowMemory] = []
+    group: list[RowMemory] = []
+    key = None
+
+    def flush():
+        if not group:
+            return
+        lives = [g.live_bytes for g in group]
+        live = None if any(v is None or is_symbolic(v) for v in lives) else max(lives)
+        out.append(RowMemory(live,
+                             None if not mem.training else _sum([g.saved_bytes for g in group]),
+                             None if not mem.training else _sum([g.train_macs for g in group])))
+        group.clear()
+
+    for row, m in zip(report.rows, mem.rows):
+        k = row.ancestors[depth] if len(row.ancestors) > depth else None
+        if k is None:
+            flush()
+            key = None
+            out.append(m)
+            continue
+        if k != key:
+            flush()
+            key = k
+        group.append(m)
+    flush()
+    return tuple(out)
+
+
+def layer_memory(layer, *, dtype: str = "fp32", training: bool = False,
+                 optimizer: str = "adam") -> Memory:
+    """One layer (``convcalc layer``) as a one-row network reading the input."""
+    row = Row(0, "0", None, layer.op, layer.input, layer.output, layer.effect.params,
+              layer.effect.macs, layer.effect.flops, layer.rf, None, layer.effect.parts,
+              args=tuple(layer.args.items()), reads=(INPUT,))
+    report = Report(None, "", layer.input, layer.output, (row,), layer.rf, out=0)
+    return analyse(report, dtype=dtype, training=training, optimizer=optimizer)
+
+
+def fit_batch(report_at, budget: int, *, dtype: str, optimizer: str):
+    """The largest batch whose train_memory_bytes is at most ``budget``, with the train
+    memory there and at the next batch. Every per-sample tensor's bytes scale with the batch
+    and nothing else does (SPEC §8), so train memory is ``a*batch + b``: two analyses give
+    ``a`` and ``b`` exactly; the answer is checked by a third. ``report_at(batch)`` walks the
+    network at a batch. Returns (batch or 0, memory at it or None, memory at batch + 1)."""
+    def train(batch: int):
+        return analyse(report_at(batch), dtype=dtype, training=True,
+                       optimizer=optimizer).totals["train_memory_bytes"]
+
+    first = 2 if _needs_two(report_at(1)) else 1
+    m1, m2 = train(first), train(first + 1)
+    if m1 is None or is_symbolic(m1):
+        raise ShapeError("--fit needs numeric sizes", hint="bind the input sizes with --set")
+    slope = m2 - m1
+    if m1 > budget:
+        return 0, None, m1
+    if slope == 0:
+        return None, m1, m1  # any batch fits
+    batch = first + (budget - m1) // slope
+    batch = min(batch, 2**62)
+    at = train(batch)
+    assert at <= budget and at == m1 + (batch - first) * slope, (at, budget)
+    return batch, at, at + slope
+
+
+def _needs_two(report: Report) -> bool:
+    try:
+        check_training_shapes(report)
+    except ShapeError:
+        return True
+    return False
