@@ -317,8 +317,9 @@ def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> l
     diff = ""
     if want.exact is not None:
         diff = f" (off by {actual - want.exact:+,})"
-    return [Finding(loc, key, f"{label}: expected {want.text()}, got {actual:,}{diff}",
-                    want, actual)]
+    unit = " B" if key in BYTE_KEYS else ""
+    return [Finding(loc, key, f"{label}: expected {want.text()}{unit}, got "
+                              f"{_amount(key, actual)}{diff}", want, actual)]
 
 
 def _shape(dims) -> str:

@@ -516,8 +516,15 @@ def diff(
     old: str = typer.Argument(..., help="the old network YAML."),
     new: str = typer.Argument(..., help="the new network YAML."),
     format: str = typer.Option("table", "--format", "-f", help="table, markdown or json."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="compare the memory totals "
+                                        "too, at these bytes per element: fp32, fp16, "
+                                        "bf16, fp64 or int8."),
+    training: bool = typer.Option(False, "--training", help="compare the memory and "
+                                  "training totals too: train MACs, saved activations, "
+                                  "train memory."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help=OPTIMIZER_HELP),
 ) -> None:
-    from . import render
+    from . import memory, render
     from .diff import diff_reports
     from .spec import STDIN, load
     from .walk import walk
@@ -525,12 +532,16 @@ def diff(
     try:
         if format not in ("table", "markdown", "json"):
             raise SpecError(f"--format must be table, markdown or json, got {format!r}")
+        options = _memory_options(dtype or "fp32", optimizer, training)
         if old == new == STDIN:
             raise SpecError("standard input ('-') can be read once", hint="give '-' once")
-        d = diff_reports(walk(load(old)), walk(load(new)))
+        a, b = walk(load(old)), walk(load(new))
+        d = diff_reports(a, b)
+        mems = tuple(memory.analyse(r, training=training, **options) for r in (a, b)) \
+            if training or dtype is not None else None
     except ConvcalcError as err:
         _fail(err)
-    text = render.diff_output(d, format)
+    text = render.diff_output(d, format, mems)
     if text is not None:
         sys.stdout.write(text)
 

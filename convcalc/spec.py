@@ -488,7 +488,8 @@ MODIFIERS = ("name", "times", "from")
 STRUCTURES = ("residual", "parallel")
 MERGES = ("add", "concat", "mul")
 TOP_KEYS = ("name", "input", "vars", "blocks", "layers", "expect", "version", "description")
-EXPECT_KEYS = ("output", "params", "macs", "flops", "activations", "rf")
+EXPECT_KEYS = ("output", "params", "macs", "flops", "activations", "rf", "peak_memory",
+               "train_memory", "train_macs")
 MAX_TIMES = 100_000
 
 

@@ -833,11 +833,18 @@ def _field_json(field, value):
     return jsonable(value)
 
 
-def diff_output(d, fmt_name: str) -> str | None:
+def diff_output(d, fmt_name: str, mems=None) -> str | None:
+    """``mems``: the old and new networks' memory (memory.analyse), whose totals join the
+    summary."""
     from ..diff import args_of
 
     totals = [(k, d.old.totals[k], d.new.totals[k], d.total_delta(k))
               for k in ("params", "macs", "flops", "activations")]
+    if mems is not None:
+        old_mem, new_mem = mems
+        for k in new_mem.totals:
+            a, b = old_mem.totals[k], new_mem.totals[k]
+            totals.append((k, a, b, None if a is None or b is None else b - a))
     if fmt_name == "json":
         def side(r):
             return None if r is None else {**row_dict(r), "args": jsonable(args_of(r))}
