@@ -66,7 +66,12 @@ SAVES: dict[str, tuple[str, ...]] = {
     "identity": (), "flatten": (), "pad": (), "crop": (), "slice": (), "upsample": (),
     "pixel_shuffle": (), "channel_shuffle": (), "add": (), "concat": (),
     "mul": ("factors",),  # each factor, when another factor requires a gradient
-    "deform": ("inputs",),  # deformconv's main part: its input and the offsets (and mask)
+    # deformconv's main part, torchvision.ops.deform_conv2d (csrc/ops/autograd/
+    # deform_conv2d_kernel.cpp saves input, weight, offset, mask, bias): its input and the
+    # offset predictor's output (DCNv2 as mmcv's ModulatedDeformConv2dPack: offsets
+    # concatenated, mask through a sigmoid), plus the zeros torchvision's Python wrapper makes
+    # for a missing mask (batch × 1) and a missing bias (cout)
+    "deform": ("inputs", "placeholders"),
 }
 # ops whose output is a view of their input in PyTorch (it shares the input's storage): for
 # saved tensors only — for live bytes SPEC §8 makes every output a tensor of its own
@@ -336,6 +341,8 @@ def _rule(op, output, keys, rgs, own, batch, per, rows, row):
     size, looked up from its key. A key None is an extra tensor of this node alone."""
     out_n = output.numel()
     items: list = []
+    if op == "adaptive_avgpool" and all(d == 1 for d in output.spatial):
+        op = "gap"  # PyTorch's AdaptiveAvgPool to size 1 is a mean: nothing saved
     for token in SAVES.get(op, ()):
         if token == "input":
             items.append((keys[0], None))
@@ -343,6 +350,12 @@ def _rule(op, output, keys, rgs, own, batch, per, rows, row):
             items += [(k, None) for k in keys]
         elif token == "output":
             items.append((own, None))
+        elif token == "placeholders":
+            args = dict(row.args)
+            if not args.get("modulated", False):
+                items.append((None, batch * per))
+            if not args.get("bias", True):
+                items.append((None, output.channels * per))
         elif token == "indices":
             items.append((None, out_n * batch * INDEX_BYTES))
         elif token == "mask":
