@@ -602,6 +602,7 @@ def net_csv(report, rows, mem=None, mem_rows=None) -> str:
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _MD_PLAIN = re.compile(r"[0-9,+\-×/— ]*")
+_MD_BYTES = re.compile(r"[0-9.]+ [KMGTPE]?i?B")  # 22.1 GiB: words, not a formula
 
 
 def _md_escape(text: str) -> str:
@@ -644,18 +645,20 @@ def net_markdown(report, rows, mem=None, mem_rows=None) -> str:
                             for c in columns) + "|"]
     mrows = (mem.rows if mem_rows is None else mem_rows) if mem is not None else [None] * len(
         rows)
+    base = len(NET_COLUMNS)
     for r, m in zip(rows, mrows):
         cells = _net_cells(r) + (memory_cells(m, training, num) if m is not None else [])
         lines.append("| " + " | ".join(
-            _md_escape(c) if i in (1, 2) else _md_value(c) for i, c in enumerate(cells))
-            + " |")
+            _md_escape(c) if i in (1, 2) or (i >= base and _MD_BYTES.fullmatch(c))
+            else _md_value(c) for i, c in enumerate(cells)) + " |")
     foot = (f"| | **total** | | | | **{_md_value(num(t['params']))}** | "
             f"**{_md_value(num(t['macs']))}** | **{_md_value(num(t['flops']))}** | | |")
     if mem is not None:
         foot += " |"
         if training:
+            saved = human_bytes(mem.totals["saved_activation_bytes"])
             foot += (f" **{_md_value(num(mem.totals['train_macs']))}** | "
-                     f"**{_md_value(human_bytes(mem.totals['saved_activation_bytes']))}** |")
+                     f"**{saved if _MD_BYTES.fullmatch(saved) else _md_value(saved)}** |")
     lines.append(foot)
     conventions = CONVENTIONS
     if mem is not None:
