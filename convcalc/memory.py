@@ -22,7 +22,7 @@ in one place lets the README's rule table and the oracle test read the same tabl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .dims import is_symbolic, total
 from .errors import ShapeError
@@ -90,8 +90,7 @@ PART_READS = {
 }
 
 
-@dataclass(frozen=True)
-class RowMemory:
+class RowMemory(NamedTuple):  # a tuple: 100,000 of them are made in one run
     live_bytes: Any  # bytes of activations live while this layer runs
     saved_bytes: Any = None  # with training: bytes of storages it is the first to save
     train_macs: Any = None  # with training: forward + backward MACs
@@ -143,7 +142,8 @@ def analyse(report: Report, *, dtype: str = "fp32", training: bool = False,
     rows = report.rows
     n = len(rows)
     in_bytes = size_bytes(report.input.numel(), batch, per)
-    out_bytes = [size_bytes(r.output.numel(), batch, per) for r in rows]
+    numels = _numels(rows)
+    out_bytes = [None if v is None else v * batch * per for v in numels]
 
     # -- liveness: the last row reading each tensor; the output is held to the end
     last = list(range(n))  # a tensor nobody reads is freed right after its row
@@ -175,22 +175,22 @@ def analyse(report: Report, *, dtype: str = "fp32", training: bool = False,
         for t in frees[i]:
             running = running - out_bytes[t]
 
-    symbolic = any(v is None or is_symbolic(v) for v in live)
+    numeric = all(type(v) is int for v in live)
     peak_row = None
     peak = None
     if not rows:
         peak = in_bytes
-    elif not symbolic:
-        peak_row = max(range(n), key=lambda i: (live[i], -i))
-        peak = live[peak_row]
-    params = report.total("params")
+    elif numeric:
+        peak = max(live)
+        peak_row = live.index(peak)  # the first layer that reaches it
+    params = report.totals["params"]
     param_bytes = None if params is None else params * per
     totals = {"param_bytes": param_bytes, "peak_inference_bytes": peak}
     if not training:
         return Memory(tuple(RowMemory(v) for v in live), totals, peak_row, dtype, batch,
                       False, optimizer)
 
-    grads, saved, train = _training(report, per)
+    grads, saved, train = _training(report, per, numels, out_bytes)
     totals["train_macs"] = _sum(train)
     totals["saved_activation_bytes"] = _sum(saved)
     state = OPTIMIZERS[optimizer]
@@ -202,10 +202,27 @@ def analyse(report: Report, *, dtype: str = "fp32", training: bool = False,
                   peak_row, dtype, batch, True, optimizer, gradient_bytes, optimizer_bytes)
 
 
+def _numels(rows) -> list:
+    """Output elements per row; rows share their shapes (the op table's results are
+    memoised), so each distinct shape is counted once."""
+    cache: dict[int, Any] = {}
+    out = []
+    for r in rows:
+        shape = r.output
+        n = cache.get(id(shape), cache)
+        if n is cache:
+            n = cache[id(shape)] = shape.numel()
+        out.append(n)
+    return out
+
+
 def _sum(values):
-    if any(v is None for v in values):
+    """The sum; None if any value is unknown (numbers first: the common case is fast)."""
+    try:
+        result = sum(values)
+    except TypeError:  # a None
         return None
-    return total(list(values))
+    return result if type(result) is int else total(list(values))
 
 
 def _compound_live(row: Row, running, frees_here, out_bytes, batch, per):
@@ -240,7 +257,7 @@ def _compound_live(row: Row, running, frees_here, out_bytes, batch, per):
     return best
 
 
-def _training(report: Report, per: int):
+def _training(report: Report, per: int, numels: list, out_bytes: list):
     """Per row: requires-grad, saved bytes, train MACs."""
     rows = report.rows
     batch = report.batch
@@ -256,75 +273,60 @@ def _training(report: Report, per: int):
         stack.extend(s for s in rows[i].reads if s != INPUT and not alive[s])
 
     needs_grad = [False] * n  # the row's output depends on a trainable parameter
-    storage = [0] * n  # the row whose output storage holds this row's output (views)
+    storage = list(range(n))  # the row whose output storage holds this row's output (views)
     contiguous = [True] * n
     seen: set = set()
     saved_out: list[Any] = []
     train_out: list[Any] = []
+    in_bytes = size_bytes(report.input.numel(), batch, per)
 
     def store(src: int):
         return INPUT if src == INPUT else storage[src]
 
     def nbytes_of(key) -> Any:
         if key == INPUT:
-            return size_bytes(report.input.numel(), batch, per)
-        if isinstance(key, tuple):  # (row, part) or (row, "product", j)
+            return in_bytes
+        if type(key) is tuple:  # a compound layer's part, or a running product
             return key[-1]
-        return size_bytes(rows[key].output.numel(), batch, per)
+        return out_bytes[key]
 
     for i, r in enumerate(rows):
-        rg_in = [s != INPUT and needs_grad[s] for s in r.reads]
-        has_params = bool(r.params)
-        needs_grad[i] = has_params or any(rg_in)
-        # storage (views share their input's storage; a flatten of a strided view copies)
-        src = r.reads[0] if r.reads else INPUT
-        if r.op in VIEWS and not (r.op == "flatten" and src != INPUT and not contiguous[src]):
-            storage[i] = store(src)
-            contiguous[i] = (r.op in ("identity", "flatten") and
-                             (src == INPUT or contiguous[src])) or (
-                r.op in ("crop", "slice") and r.input == r.output)
+        reads = r.reads
+        if len(reads) == 1:
+            src = reads[0]
+            rg0 = src != INPUT and needs_grad[src]
+            rg_in = [rg0]
+            keys = [INPUT if src == INPUT else storage[src]]
         else:
-            storage[i] = i
+            src = reads[0] if reads else INPUT
+            rg_in = [s != INPUT and needs_grad[s] for s in reads]
+            rg0 = True in rg_in
+            keys = [store(s) for s in reads]
+        has_params = bool(r.params)
+        needs_grad[i] = has_params or rg0
+        op = r.op
+        if op in VIEWS and not (op == "flatten" and src != INPUT and not contiguous[src]):
+            # views share their input's storage; a flatten of a strided view copies
+            storage[i] = keys[0]
+            contiguous[i] = (op in ("identity", "flatten") and
+                             (src == INPUT or contiguous[src])) or (
+                op in ("crop", "slice") and r.input == r.output)
         macs = r.macs
         if not alive[i]:
             saved_out.append(0)
             train_out.append(macs)
             continue
-        # -- train MACs
+        # -- train MACs and the saved storages
         if r.parts:
-            train = macs
-            part_rg: list[bool] = []
-            for op, eff, reads in _parts(r):
-                rg = any((rg_in[0] if s == -1 else part_rg[s]) for s in reads)
-                pm = None if eff.macs is None else eff.macs * batch
-                if eff.params and pm is not None:
-                    train = train + pm + (pm if rg or op == "deform" else 0)
-                part_rg.append(rg or bool(eff.params))
-        elif has_params and macs:
-            train = macs + macs + (macs if rg_in and rg_in[0] else 0)
+            train, items = _compound_training(r, rg_in[0], store(src), batch, per)
         else:
-            train = macs
+            if has_params and macs:
+                train = macs + macs + (macs if rg_in[0] else 0)
+            else:
+                train = macs
+            items = _rule(op, r.output, numels[i], keys, rg_in, storage[i], batch, per,
+                          r) if needs_grad[i] else ()
         train_out.append(train)
-        # -- saved storages
-        items: list[tuple[Any, Any]] = []  # (storage key, bytes)
-        if r.parts:
-            part_rg = []
-            for j, (op, eff, reads) in enumerate(_parts(r)):
-                rgs = [rg_in[0] if s == -1 else part_rg[s] for s in reads]
-                node = bool(eff.params) or any(rgs)
-                part_rg.append(node)
-                if not node:
-                    continue
-                keys = [store(src) if s == -1 else
-                        (i, "part", s, size_bytes(r.parts[s][1].output.numel(), batch, per))
-                        for s in reads]
-                own = (i, "part", j, size_bytes(eff.output.numel(), batch, per))
-                if j == len(r.parts) - 1:
-                    own = i
-                items += _rule(op, eff.output, keys, rgs, own, batch, per, rows, r)
-        elif needs_grad[i]:
-            keys = [store(s) for s in r.reads]
-            items = _rule(r.op, r.output, keys, rg_in, storage[i], batch, per, rows, r)
         total_saved = 0
         for key, nb in items:
             if key is None:  # an extra tensor of this layer alone
@@ -336,10 +338,37 @@ def _training(report: Report, per: int):
     return needs_grad, saved_out, train_out
 
 
-def _rule(op, output, keys, rgs, own, batch, per, rows, row):
+def _compound_training(r: Row, rg_input: bool, input_key, batch: int, per: int):
+    """A compound layer's train MACs and saved storages, part by part."""
+    i = r.index
+    train = r.macs
+    part_rg: list[bool] = []
+    items: list = []
+    parts = _parts(r)
+    last = len(parts) - 1
+    for j, (op, eff, reads) in enumerate(parts):
+        rgs = [rg_input if s == -1 else part_rg[s] for s in reads]
+        rg = True in rgs
+        pm = None if eff.macs is None else eff.macs * batch
+        if eff.params and pm is not None:
+            # the deformable part always has its column gradient: its offsets need it
+            train = train + pm + (pm if rg or op == "deform" else 0)
+        node = bool(eff.params) or rg
+        part_rg.append(node)
+        if not node:
+            continue
+        keys = [input_key if s == -1 else
+                (i, "part", s, size_bytes(r.parts[s][1].output.numel(), batch, per))
+                for s in reads]
+        own = i if j == last else (i, "part", j,
+                                   size_bytes(eff.output.numel(), batch, per))
+        items += _rule(op, eff.output, eff.output.numel(), keys, rgs, own, batch, per, r)
+    return train, items
+
+
+def _rule(op, output, out_n, keys, rgs, own, batch, per, row):
     """The (storage key, bytes) pairs one autograd node saves; bytes None: the storage's
     size, looked up from its key. A key None is an extra tensor of this node alone."""
-    out_n = output.numel()
     items: list = []
     if op == "adaptive_avgpool" and all(d == 1 for d in output.spatial):
         op = "gap"  # PyTorch's AdaptiveAvgPool to size 1 is a mean: nothing saved
