@@ -240,3 +240,34 @@ def test_symbolic_sizes_give_formulas_and_no_peak():
     assert m.totals["peak_inference_bytes"] is None and m.peak_row is None
     _, m = analyse(text, sets={"H": 5}, training=True)
     assert m.totals["peak_inference_bytes"] == 4*(5 + 10)
+
+
+EXAMPLE_SETS = {"unet.yaml": {"H": 572, "W": 572}, "tcn.yaml": {"T": 128}}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in __import__("pathlib").Path(
+    __file__).resolve().parent.parent.joinpath("examples").glob("*.yaml")))
+def test_totals_are_sums_and_the_batch_scales(name):
+    """Every example: train MACs and saved bytes are sums over rows; a batch of 3 triples
+    every per-sample byte (the peak, each row's live bytes) and every MAC, and leaves params,
+    BatchNorm's per-channel statistics (2c values) and the zero bias torchvision makes for a
+    deformable conv without one (cout values) alone."""
+    from convcalc.spec import load
+
+    path = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples" / name
+    net = load(str(path))
+    reports = [walk(net, sets=EXAMPLE_SETS.get(name), batch=b) for b in (2, 6)]
+    two, six = (memory.analyse(r, training=True) for r in reports)
+    for m in (two, six):
+        assert m.totals["train_macs"] == sum(r.train_macs for r in m.rows)
+        assert m.totals["saved_activation_bytes"] == sum(r.saved_bytes for r in m.rows)
+    assert [r.live_bytes for r in six.rows] == [3 * r.live_bytes for r in two.rows]
+    assert six.totals["peak_inference_bytes"] == 3 * two.totals["peak_inference_bytes"]
+    assert six.totals["train_macs"] == 3 * two.totals["train_macs"]
+    assert six.totals["param_bytes"] == two.totals["param_bytes"]
+    fixed = sum(4 * 2 * r.output.channels for r, m in zip(reports[0].rows, two.rows)
+                if r.op == "bn" and m.saved_bytes)
+    fixed += sum(4 * r.output.channels for r in reports[0].rows
+                 if r.op == "deformconv" and ("bias", False) in r.args)
+    assert (six.totals["saved_activation_bytes"] - fixed
+            == 3 * (two.totals["saved_activation_bytes"] - fixed))

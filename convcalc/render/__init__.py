@@ -200,6 +200,8 @@ def print_layer(report, mem=None) -> None:
     for i, value in long_values.items():
         lines[i] = f"{fitted[i][0][0].ljust(width)}  {value}"
     lines = [_style(title, BOLD)] + lines
+    if mem is not None and mem.rows[0].live_bytes is not None:
+        lines.append(_style(MEMORY_SHORT, DIM))
     lines.append(_style(CONVENTIONS_SHORT, DIM))
     sys.stdout.write("\n".join(lines) + "\n")
 
