@@ -479,12 +479,18 @@ def layer_memory(layer, *, dtype: str = "fp32", training: bool = False,
     return analyse(report, dtype=dtype, training=training, optimizer=optimizer)
 
 
-def fit_batch(report_at, budget: int, *, dtype: str, optimizer: str):
-    """The largest batch whose train_memory_bytes is at most ``budget``, with the train
-    memory there and at the next batch. Every per-sample tensor's bytes scale with the batch
-    and nothing else does (SPEC §8), so train memory is ``a*batch + b``: two analyses give
-    ``a`` and ``b`` exactly; the answer is checked by a third. ``report_at(batch)`` walks the
-    network at a batch. Returns (batch or 0, memory at it or None, memory at batch + 1)."""
+class Fit(NamedTuple):
+    batch: int | None  # the largest batch that fits; 0: none; None: every batch fits
+    train_memory_bytes: Any  # at that batch (None when none fits)
+    next_train_memory_bytes: Any  # at the next batch (when none fits: at the smallest)
+    smallest: int  # the smallest batch that runs (2 when a BatchNorm needs two values)
+
+
+def fit_batch(report_at, budget: int, *, dtype: str, optimizer: str) -> Fit:
+    """The largest batch whose train_memory_bytes is at most ``budget``. Every per-sample
+    tensor's bytes scale with the batch and nothing else does (SPEC §8), so train memory is
+    ``a*batch + b``: two analyses give ``a`` and ``b`` exactly, and a third at the answer
+    checks it. ``report_at(batch)`` walks the network at a batch."""
     def train(batch: int):
         return analyse(report_at(batch), dtype=dtype, training=True,
                        optimizer=optimizer).totals["train_memory_bytes"]
@@ -495,14 +501,13 @@ def fit_batch(report_at, budget: int, *, dtype: str, optimizer: str):
         raise ShapeError("--fit needs numeric sizes", hint="bind the input sizes with --set")
     slope = m2 - m1
     if m1 > budget:
-        return 0, None, m1
+        return Fit(0, None, m1, first)
     if slope == 0:
-        return None, m1, m1  # any batch fits
-    batch = first + (budget - m1) // slope
-    batch = min(batch, 2**62)
+        return Fit(None, m1, m1, first)
+    batch = min(first + (budget - m1) // slope, 2**62)
     at = train(batch)
     assert at <= budget and at == m1 + (batch - first) * slope, (at, budget)
-    return batch, at, at + slope
+    return Fit(batch, at, at + slope, first)
 
 
 def _needs_two(report: Report) -> bool:

@@ -268,3 +268,20 @@ def test_diff_with_memory(small, tmp_path, capsys, monkeypatch):
     assert t["train_macs"]["delta"] == 2 * 6912 + 3 * 640  # conv doubles, linear's in doubles
     assert "param_bytes" not in json.loads(run(capsys, monkeypatch, "diff", small, str(other),
                                                "-f", "json")[1])["totals"]
+
+
+def test_fit_starts_at_batch_2_when_a_batchnorm_needs_it(capsys, monkeypatch):
+    code, out, _ = run(capsys, monkeypatch, "net", "examples/deeplabv3_aspp.yaml",
+                       "--training", "--fit", "24GiB", "--dtype", "bf16", "-f", "json")
+    data = json.loads(out)
+    assert code == 0 and data["smallest_batch"] == 2
+    net = load("examples/deeplabv3_aspp.yaml")
+
+    def train(batch):
+        return memory.analyse(walk(net, batch=batch), training=True,
+                              dtype="bf16").totals["train_memory_bytes"]
+
+    assert train(data["batch"]) <= 24 * 2**30 < train(data["batch"] + 1)
+    code, out, _ = run(capsys, monkeypatch, "net", "examples/deeplabv3_aspp.yaml",
+                       "--training", "--fit", "100MB")
+    assert out.splitlines()[1].startswith("no batch fits: batch 2 needs ")

@@ -599,3 +599,8 @@ def test_the_readme_python_example_runs_and_its_comments_hold(monkeypatch):
     out = (224 + 2 * 1 - 3) // 2 + 1
     assert f"128×{out}×{out}, {128 * 64 * 9 + 128}, {128 * 64 * 9 * out * out}, " \
            f"{(2 * 64 * 9 - 1 + 1) * 128 * out * out}" in README.read_text(encoding="utf-8")
+    # VGG-16's inference peak in bf16 is at the first ReLU (row 1): the image, conv1_1's
+    # output and the ReLU's, 2 bytes each; the ReLU saves its output (SPEC §8, no in-place)
+    peak = 2 * (3 * 224 * 224 + 2 * 64 * 224 * 224)
+    assert f"# {peak}, 1\n" in README.read_text(encoding="utf-8")
+    assert f"# {peak}, {2 * 64 * 224 * 224}\n" in README.read_text(encoding="utf-8")

@@ -906,20 +906,22 @@ FIT_SCHEMA = "convcalc.fit/1"
 
 
 def fit_output(report, budget: int, answer, options: dict, fmt_name: str) -> str:
-    """The largest batch whose train memory fits ``budget`` (``memory.fit_batch``)."""
-    batch, at, following = answer
+    """The largest batch whose train memory fits ``budget`` (a ``memory.Fit``)."""
+    batch, at, following, smallest = answer
     if fmt_name == "json":
         return json.dumps({"schema": FIT_SCHEMA, "name": report.name, "file": report.file,
                            "budget_bytes": budget, "dtype": options["dtype"],
                            "optimizer": options["optimizer"], "batch": batch,
-                           "train_memory_bytes": at, "next_train_memory_bytes": following},
-                          indent=2)
+                           "train_memory_bytes": at, "next_train_memory_bytes": following,
+                           "smallest_batch": smallest}, indent=2)
     where = (f"{report.name or report.file}, {options['dtype']}, {options['optimizer']}: "
              f"budget {human_bytes(budget)} ({budget:,} B)")
     if batch is None:
         return f"{where}\nevery batch fits: train memory {human_bytes(at)} whatever the batch"
     if batch == 0:
-        return (f"{where}\nno batch fits: batch 1 needs {human_bytes(following)} "
-                f"({following:,} B) of train memory")
+        why = " (the smallest that runs in training: a BatchNorm needs 2 values per " \
+              "channel)" if smallest != 1 else ""
+        return (f"{where}\nno batch fits: batch {smallest} needs {human_bytes(following)} "
+                f"({following:,} B) of train memory{why}")
     return (f"{where}\nlargest batch that fits: {batch:,} (train memory {human_bytes(at)}, "
             f"{at:,} B; batch {batch + 1:,} needs {human_bytes(following)}, {following:,} B)")
