@@ -107,7 +107,7 @@ def test_csv_and_markdown_columns(small, capsys, monkeypatch):
     lines = md.splitlines()
     assert lines[2].endswith("| live | train MACs | saved |")
     assert lines[4].endswith("| 1.75 KiB | 13,824 | 768 B |")  # 4*(192 + 256) = 1,792
-    assert "- inference peak     2.75 KiB at layer 1 (1, relu)" in lines
+    assert "- inference peak: 2.75 KiB at layer 1 (1, relu)" in lines
 
 
 def test_table_summary_names_the_peak_layer(small, capsys, monkeypatch):

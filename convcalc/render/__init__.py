@@ -17,7 +17,7 @@ from typing import Any
 from ..core import CONVENTIONS, CONVENTIONS_SHORT, RF, Shape
 from ..dims import fmt
 from .memory import (MEMORY_CONVENTIONS, MEMORY_SHORT, human_bytes, memory_cells,
-                     memory_columns, summary_lines)
+                     memory_columns, summary_head, summary_items, summary_lines)
 
 LAYER_SCHEMA = "convcalc.layer/1"
 SOLVE_SCHEMA = "convcalc.solve/2"  # /2: solutions as [first, last] ranges
@@ -664,16 +664,20 @@ def net_markdown(report, rows, mem=None, mem_rows=None) -> str:
     lines.append(foot)
     conventions = CONVENTIONS
     if mem is not None:
-        lines += [""] + [_md_escape(line) for line in _md_summary(report, mem)]
+        lines += [""] + _md_summary(report, mem)
         conventions += "; " + MEMORY_CONVENTIONS
     lines += ["", f"<sub>conventions: {_md_escape(conventions)}</sub>"]
     return "\n".join(lines) + "\n"
 
 
 def _md_summary(report, mem) -> list[str]:
-    """The memory summary as a Markdown list."""
-    head, *items = summary_lines(report, mem, num)
-    return [head] + [f"- {item.strip()}" for item in items]
+    """The memory summary as a Markdown list: sizes as words, formulas as code."""
+    lines = [_md_escape(summary_head(mem))]
+    for label, value, note in summary_items(report, mem, num):
+        shown = _md_escape(value) if _MD_BYTES.fullmatch(value) else _md_value(value,
+                                                                              cell=False)
+        lines.append(f"- {label}: {shown}" + (f" {_md_escape(note)}" if note else ""))
+    return lines
 
 
 # -- convcalc check -----------------------------------------------------------------------

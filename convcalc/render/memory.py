@@ -52,22 +52,31 @@ def memory_cells(m, training: bool, num) -> list[str]:
     return cells
 
 
+def summary_head(mem) -> str:
+    return f"memory ({mem.dtype}" + (f", batch {mem.batch}" if mem.batch != 1 else "") + "):"
+
+
+def summary_items(report, mem, num) -> list[tuple[str, str, str]]:
+    """The memory summary as (label, value, note) items."""
+    t = mem.totals
+    items = [("params", human_bytes(t["param_bytes"]), "")]
+    if mem.training:
+        items += [("gradients", human_bytes(mem.gradient_bytes), ""),
+                  ("optimizer state", human_bytes(mem.optimizer_bytes), f"({mem.optimizer})"),
+                  ("saved activations", human_bytes(t["saved_activation_bytes"]), ""),
+                  ("train memory", human_bytes(t["train_memory_bytes"]),
+                   "(a lower bound: no allocator cache, workspaces or backward transients)")]
+    items.append(("inference peak", human_bytes(t["peak_inference_bytes"]),
+                  peak_where(report, mem).strip()))
+    if mem.training:
+        items.append(("train MACs", num(t["train_macs"]), "(forward + backward)"))
+    return items
+
+
 def summary_lines(report, mem, num) -> list[str]:
     """The memory summary under the totals."""
-    t = mem.totals
-    head = f"memory ({mem.dtype}" + (f", batch {mem.batch}" if mem.batch != 1 else "") + "):"
-    lines = [head, f"  params             {human_bytes(t['param_bytes'])}"]
-    if mem.training:
-        lines += [f"  gradients          {human_bytes(mem.gradient_bytes)}",
-                  f"  optimizer state    {human_bytes(mem.optimizer_bytes)} ({mem.optimizer})",
-                  f"  saved activations  {human_bytes(t['saved_activation_bytes'])}",
-                  f"  train memory       {human_bytes(t['train_memory_bytes'])} (a lower "
-                  "bound: no allocator cache, workspaces or backward transients)"]
-    lines.append(f"  inference peak     {human_bytes(t['peak_inference_bytes'])}"
-                 + peak_where(report, mem))
-    if mem.training:
-        lines.append(f"  train MACs         {num(t['train_macs'])} (forward + backward)")
-    return lines
+    return [summary_head(mem)] + [f"  {label:<17}  {value}" + (f" {note}" if note else "")
+                                  for label, value, note in summary_items(report, mem, num)]
 
 
 def peak_where(report, mem) -> str:
