@@ -374,7 +374,13 @@ def _rule(op, output, out_n, keys, rgs, own, batch, per, row):
         op = "gap"  # PyTorch's AdaptiveAvgPool to size 1 is a mean: nothing saved
     for token in SAVES.get(op, ()):
         if token == "input":
-            items.append((keys[0], None))
+            padded = _same_padded(row) if op in ("conv", "dwconv") and (
+                row.op == op or row.op == "sepconv") else None
+            if padded is not None:
+                # PyTorch pads the input itself for an uneven 'same' and saves that copy
+                items.append((None, padded * batch * per))
+            else:
+                items.append((keys[0], None))
         elif token == "inputs":
             items += [(k, None) for k in keys]
         elif token == "output":
@@ -417,6 +423,29 @@ def _rule(op, output, out_n, keys, rgs, own, batch, per, row):
                 affine = dict(row.args).get("affine", False)
                 items.append((None, (3 if affine else 2) * batch * c * per))
     return items
+
+
+def _same_padded(row: Row):
+    """Elements of the input PyTorch's conv saves for ``padding='same'`` when an axis's total
+    padding d*(k - 1) is odd: aten's _convolution_same pads the odd extra on the end side
+    with constant_pad_nd and convolves the copy (None: the input itself is saved)."""
+    args = {_KEYS.get(k, k): v for k, v in row.args}
+    if args.get("p") != "same" or row.input.channels is None:
+        return None
+    rank = row.input.rank
+    k, d = args.get("k"), args.get("d", 1)
+    k = k if isinstance(k, tuple) else (k,) * rank
+    d = d if isinstance(d, tuple) else (d,) * rank
+    extra = [di * (ki - 1) % 2 for ki, di in zip(k, d)]
+    if not any(extra):
+        return None
+    n = row.input.channels
+    for size, e in zip(row.input.spatial, extra):
+        n = n * (size + e)
+    return n
+
+
+_KEYS = {"padding": "p", "kernel_size": "k", "dilation": "d"}
 
 
 def check_training_shapes(report: Report) -> None:

@@ -162,6 +162,13 @@ def _sym(pads):
     return tuple(lo for lo, _ in pads)
 
 
+def _padding(op, a):
+    """PyTorch's padding argument: 'same' as PyTorch takes it, else symmetric numbers."""
+    if a["p"] == "same":
+        return "same"
+    return _sym(ops._pads(op, a["p"], a["k"], a["d"], a["s"]))
+
+
 def _nd(name: str, rank: int):
     return getattr(nn, f"{name}{max(rank, 1)}d")
 
@@ -241,13 +248,11 @@ class Step(nn.Module):
         conv = _nd("Conv", rank)
         ones = (1,) * rank
         if op == "conv":
-            return [conv(cin, a["out"], a["k"], a["s"], _sym(ops._pads(op, a["p"], a["k"],
-                                                                    a["d"], a["s"])),
-                         a["d"], a["g"], a["bias"])]
+            return [conv(cin, a["out"], a["k"], a["s"], _padding(op, a), a["d"], a["g"],
+                         a["bias"])]
         if op == "pwconv":
             return [conv(cin, a["out"], 1, groups=a["g"], bias=a["bias"])]
-        dw = (lambda: conv(cin, cin * a["mult"], a["k"], a["s"],
-                           _sym(ops._pads(op, a["p"], a["k"], a["d"], a["s"])), a["d"], cin,
+        dw = (lambda: conv(cin, cin * a["mult"], a["k"], a["s"], _padding(op, a), a["d"], cin,
                            a["bias"]))
         if op == "dwconv":
             return [dw()]
@@ -434,6 +439,10 @@ def _groups(row, name, eff, a) -> int:
 
 ONE_LAYER = [
     ("conv", "conv: {out: 3, k: 3, p: 1}"), ("conv_grouped", "conv: {out: 4, k: 3, g: 2}"),
+    ("conv_same_even", "conv: {out: 3, k: [2, 3], p: same}"),
+    ("conv_same_dilated", "conv: {out: 3, k: 2, d: 2, p: same}"),
+    ("dwconv_same_even", "dwconv: {k: 4, p: same}"),
+    ("sepconv_same_even", "sepconv: {out: 5, k: 2, p: same}"),
     ("conv1d", "conv: {out: 3, k: 3}", [4, 9]), ("conv3d", "conv: {out: 2, k: 2}", [4, 4, 4, 4]),
     ("pwconv", "pwconv: {out: 6, g: 2}"), ("dwconv", "dwconv: {k: 3, mult: 2}"),
     ("sepconv", "sepconv: {out: 5, k: 3, p: 1}"),
