@@ -271,3 +271,43 @@ def test_totals_are_sums_and_the_batch_scales(name):
                  if r.op == "deformconv" and ("bias", False) in r.args)
     assert (six.totals["saved_activation_bytes"] - fixed
             == 3 * (two.totals["saved_activation_bytes"] - fixed))
+
+
+X = 2 * 4 * 6 * 6  # the layer's input below: a 1×1 conv's 4×6×6 output, batch 2
+SAVED_RULES = [  # (layer, bytes it saves), fp32: 4 bytes per float, indices 8, masks 1
+    ("conv: {out: 3, k: 3, p: 1}", 4 * X), ("deconv: {out: 3, k: 2, s: 2}", 4 * X),
+    ("dwconv: {k: 3}", 4 * X), ("prelu: {num: 4}", 4 * X),
+    ("bn", 4 * X + 4 * 2 * 4),  # mean and inverse std per channel, not per sample
+    ("gn: {g: 2}", 4 * X + 4 * 2 * 2 * 2),  # per sample and group
+    ("ln", 4 * X + 4 * 2 * 2 * 36),  # per sample and position
+    ("in", 4 * X + 4 * 2 * 2 * 4), ("in: {affine: true}", 4 * X + 4 * 3 * 2 * 4),
+    *[(op, 4 * X) for op in ("relu", "sigmoid", "tanh", "softmax")],  # their outputs
+    *[(op, 4 * X) for op in ("relu6", "leaky_relu", "elu", "gelu", "silu", "hardsigmoid",
+                             "hardswish")],  # their inputs
+    ("dropout", 1 * X),
+    ("maxpool: {k: 2}", 4 * X + 8 * 2 * 4 * 3 * 3), ("avgpool: {k: 2}", 4 * X),
+    ("adaptive_avgpool: {out: 2}", 4 * X), ("adaptive_avgpool: {out: 1}", 0), ("gap", 0),
+    ("gmp", 4 * X + 8 * 2 * 4), ("adaptive_maxpool: {out: 3}", 4 * X + 8 * 2 * 4 * 9),
+    *[(op, 0) for op in ("identity", "flatten", "pad: {p: 1}", "crop: {p: 1}",
+                         "slice: {to: 2}", "upsample: {scale: 2}", "channel_shuffle: {g: 2}",
+                         "pixel_shuffle: {r: 2}")],
+    ("sepconv: {out: 5, k: 3, p: 1}", 4 * X + 4 * X),  # dw its input, pw dw's output
+    # gap nothing; down the pooled 4; relu its 2; up (relu's 2 again); sigmoid its 4; the
+    # scale its input and the sigmoid's output (again)
+    ("se: {squeeze: 2}", 4 * (2 * 4 + 2 * 2 + 2 * 4 + X)),
+    ("conv: {out: 3, k: 2, p: same}", 4 * 2 * 4 * 7 * 7),  # PyTorch's padded copy
+]
+
+
+@pytest.mark.parametrize("layer, saved", SAVED_RULES, ids=[c[0] for c in SAVED_RULES])
+def test_saved_bytes_rule_of_each_op(layer, saved):
+    text = f"input: [4, 6, 6]\nlayers:\n  - pwconv: {{out: 4}}\n  - {layer}\n"
+    _, m = analyse(text, batch=2, training=True)
+    assert m.rows[0].saved_bytes == 4 * X  # the 1×1 conv saves the network input
+    assert m.rows[1].saved_bytes == saved
+
+
+def test_a_linear_after_flatten_saves_the_pooled_storage():
+    text = "input: [4, 6, 6]\nlayers:\n  - pwconv: {out: 4}\n  - flatten\n  - linear: {out: 3}\n"
+    _, m = analyse(text, batch=2, training=True)
+    assert [r.saved_bytes for r in m.rows] == [4 * X, 0, 4 * X]
