@@ -311,3 +311,29 @@ def test_a_linear_after_flatten_saves_the_pooled_storage():
     text = "input: [4, 6, 6]\nlayers:\n  - pwconv: {out: 4}\n  - flatten\n  - linear: {out: 3}\n"
     _, m = analyse(text, batch=2, training=True)
     assert [r.saved_bytes for r in m.rows] == [4 * X, 0, 4 * X]
+
+
+I, C = 4 * 36, 4 * 36  # below: the network input 4×6×6 and the 1×1 conv's output, batch 1
+LIVE_RULES = [  # (layer, its live bytes): the input, the conv's output (read by this layer)
+    ("relu", 4 * (I + C + C)), ("maxpool: {k: 2}", 4 * (I + C + 4 * 9)),
+    ("concat: [a]", 4 * (I + C + 2 * C)),  # the conv's output is `a`: read twice
+    # parts in sequence: dw with its input and output, then pw with dw's output and its own
+    # (the conv's output is freed once dw has read it)
+    ("sepconv: {out: 5, k: 3, p: 1}", 4 * max(I + C + C, I + C + 5 * 36)),
+    ("flatconv: {out: 5, k: 3, p: 1}", 4 * max(I + C + 5 * 36, I + 5 * 36 + 5 * 36)),
+    # gap → 4, down → 2, act → 2, up → 4, gate → 4, scale → 4×6×6; the block's input stays
+    # for the scale
+    ("se: {squeeze: 2}", 4 * max(I + C + 4, I + C + 4 + 2, I + C + 2 + 2, I + C + 2 + 4,
+                               I + C + 4 + 4, I + C + 4 + C)),
+    # the offset predictor (2·9 channels) and the deformable conv both read the input
+    ("deformconv: {out: 4, k: 3, p: 1}", 4 * (I + C + 18 * 36 + 4 * 36)),
+]
+
+
+@pytest.mark.parametrize("layer, live", LIVE_RULES, ids=[c[0] for c in LIVE_RULES])
+def test_live_bytes_rule(layer, live):
+    text = (f"input: [4, 6, 6]\nlayers:\n  - pwconv: {{out: 4}}\n    name: a\n"
+            f"  - {layer}\n")
+    _, m = analyse(text)
+    assert m.rows[0].live_bytes == 4 * (I + C)
+    assert m.rows[1].live_bytes == live
