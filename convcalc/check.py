@@ -135,6 +135,47 @@ def bound(y, what: str, parse=quantity) -> Bound:
     return Bound(exact=parse(y.value, y.loc, what))
 
 
+_PROGRESSION = re.compile(r"^\s*(?:n\s*=\s*)?(\d+)\s*[*·]\s*m\s*(?:([+-])\s*(\d+)\s*)?,"
+                          r"\s*m\s*(?:>=|≥)\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class Progression:
+    """``expect: {sizes: "16*m + 124, m >= 4"}``: the valid input sizes (every spatial axis
+    the same n, SPEC §6) are exactly ``step*m + offset`` for every ``m >= first``."""
+
+    step: int
+    offset: int
+    first: int
+
+    def text(self) -> str:
+        sign = "+" if self.offset >= 0 else "-"
+        off = "" if self.offset == 0 else f" {sign} {abs(self.offset)}"
+        return f"{self.step}*m{off}, m >= {self.first}"
+
+    def matches(self, sizes) -> bool:
+        start = self.step * self.first + self.offset
+        if sizes.period is None or sizes.isolated or sizes.min != start:
+            return False
+        if self.step == 1:
+            return sizes.period == 1
+        return sizes.period == self.step and len(sizes.residues) == 1
+
+
+def progression(y) -> Progression:
+    m = _PROGRESSION.match(y.value) if isinstance(y.value, str) else None
+    if not m:
+        raise SpecError(f"expect.sizes: expected a progression like \"16*m + 124, m >= 4\", "
+                        f"got {shown(y.value)}", loc=y.loc,
+                        hint="the valid input sizes as STEP*m + OFFSET, m >= FIRST")
+    step, sign, off, first = int(m.group(1)), m.group(2), int(m.group(3) or 0), int(m.group(4))
+    offset = -off if sign == "-" else off
+    if step < 1 or step * first + offset < 1:
+        raise SpecError(f"expect.sizes: {y.value!r} starts at {step * first + offset}, not a "
+                        f"positive size", loc=y.loc)
+    return Progression(step, offset, first)
+
+
 def parse_expect(expect: dict, bindings: dict | None = None) -> dict[str, Any]:
     """``expect:`` → {key: (Bound | list, Loc)}; raises SpecError on malformed values."""
     out: dict[str, Any] = {}
@@ -155,6 +196,8 @@ def parse_expect(expect: dict, bindings: dict | None = None) -> dict[str, Any]:
                 else:
                     dims.append(d.value)
             out[key] = (dims, y.loc)
+        elif key == "sizes":
+            out[key] = (progression(y), y.loc)
         elif key == "rf":
             if y.is_list:
                 out[key] = ([bound(v, "expect.rf") for v in y.value], y.loc)
@@ -228,6 +271,8 @@ def expectations(report, options: dict | None = None
             computed = list(report.output.dims)
         elif key == "rf":
             computed = list(report.rf.size)
+        elif key == "sizes":
+            want, computed = want.text(), _sizes(report).text(ascii=True)
         else:
             computed = totals[key]
         rows.append((key, want, computed, key not in failed if compared else None))
@@ -273,14 +318,20 @@ def check_report(report, budgets: dict[str, int] | None = None, *,
                 findings.append(Finding(loc, "rf", "receptive field: expected "
                                         + " × ".join(w.text() for w in wants) + ", got "
                                         + " × ".join(fmt(s) for s in sizes), want, sizes))
+        elif key == "sizes":
+            got = _sizes(report)
+            if not want.matches(got):
+                findings.append(Finding(loc, "sizes", f"input sizes: expected {want.text()}, "
+                                        f"got {got.text(ascii=True)}", want.text(),
+                                        got.text(ascii=True)))
         else:
-            findings.extend(_compare(key, want, totals[key], loc))
+            findings.extend(_compare(key, want, totals[key], loc, report))
     budgets = budgets or {}
     if any(k in BYTE_KEYS for k in budgets):
         mem = memory_totals(report, options, training="train_memory" in budgets)
     for key, limit in budgets.items():
         actual = mem[key] if key in BYTE_KEYS else report.totals[key]
-        findings.extend(_compare(key, Bound(max=limit), actual, None, budget=True))
+        findings.extend(_compare(key, Bound(max=limit), actual, None, report, budget=True))
     return findings
 
 
@@ -299,11 +350,37 @@ def _amount(key: str, value: int) -> str:
     return f"{value:,}"
 
 
-def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> list[Finding]:
+def _sizes(report):
+    """The network's valid input sizes, every spatial axis the same n (SPEC §6)."""
+    from .sizes import analyse
+
+    return analyse(report.spec, sets=report.bindings)
+
+
+def _example_size(report, names) -> int:
+    """A size to suggest binding a symbol to: the valid size nearest 224 (U-Net's nearest
+    is 220: 224 would stop at a concat)."""
+    from .errors import ConvcalcError
+    from .sizes import nearest_valid, symbol_rules
+
+    try:
+        rules = dict(symbol_rules(report.spec, sets=report.bindings) or [])
+    except ConvcalcError:
+        return 224
+    rule = rules.get(names[0])
+    best = None if rule is None else nearest_valid(rule, 224)
+    return 224 if best is None else best
+
+
+def _compare(key: str, want: Bound, actual: Any, loc, report=None,
+             budget: bool = False) -> list[Finding]:
     label = LABELS.get(key, key)
     if actual is None or is_symbolic(actual):
         names = sorted(free_names(actual)) if actual is not None else []
-        bind = (f"bind {' and '.join(names)} with --set, e.g. --set {names[0]}=224" if names
+        example = 224 if report is None or report.spec is None or not names else \
+            _example_size(report, names)
+        bind = (f"bind {' and '.join(names)} with --set, e.g. --set {names[0]}={example}"
+                if names
                 else "declare it for a numeric input")
         return [Finding(loc, key, f"{label}: cannot check a symbolic value "
                                   f"({fmt(actual)}); {bind}",

@@ -438,7 +438,12 @@ def _net(file, input, set_, batch, depth, format, options=None, training=False, 
     elif format == "markdown":
         sys.stdout.write(render.net_markdown(report, rows, mem, mem_rows))
     else:
-        render.print_net(report, rows, mem, mem_rows)
+        valid = None
+        if report.assumptions:  # symbolic sizes assumed equal: say for which inputs they are
+            from .sizes import symbol_rules
+
+            valid = symbol_rules(net, input_override=override, sets=sets)
+        render.print_net(report, rows, valid, mem, mem_rows)
 
 
 CHECK_FORMATS = ("text", "github", "json")
@@ -544,6 +549,67 @@ def diff(
     text = render.diff_output(d, format, mems)
     if text is not None:
         sys.stdout.write(text)
+
+
+@app.command(help="Which input sizes the network accepts: the exact rule (period, residues, "
+                  "minimum, isolated sizes), the valid sizes in a range, and the nearest "
+                  "valid sizes to N with the output each gives.\n\n"
+                  "  convcalc sizes examples/unet.yaml --near 224")
+def sizes(
+    file: str = typer.Argument(..., help="network YAML; - reads standard input."),
+    range_: str = typer.Option("1..1024", "--range", help="list the valid sizes in LO..HI."),
+    near: Optional[int] = typer.Option(None, "--near", help="the closest valid sizes below "
+                                       "and above N, with their output shapes."),
+    axis: str = typer.Option("all", "--axis", help="vary one axis (H, W, its symbol), the "
+                             "others as declared; default all: every axis the same n."),
+    input: Optional[str] = typer.Option(None, "--input", help="override the YAML input (the "
+                                        "reference size for size-dependent weights)."),
+    set_: List[str] = typer.Option([], "--set", help="bind a symbol or var: H=224 "
+                                   "(repeatable)."),
+    format: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    try:
+        _sizes_command(file, range_, near, axis, input, set_, format)
+    except ConvcalcError as err:
+        _fail(err)
+
+
+MAX_RANGE = 1_000_000
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*\.\.\s*(\d+)\s*", text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise SpecError(f"--range: expected LO..HI with 1 <= LO <= HI, got {text!r}",
+                        hint="write 1..1024")
+    lo, hi = int(m.group(1)), int(m.group(2))
+    if hi - lo + 1 > MAX_RANGE:
+        raise SpecError(f"--range: {hi - lo + 1:,} sizes, more than {MAX_RANGE:,}",
+                        hint="list a narrower range; the rule covers every size")
+    return lo, hi
+
+
+def _sizes_command(file, range_, near, axis, input, set_, format):
+    from .render.sizes import sizes_json, sizes_table
+    from .sizes import analyse, near as near_sizes
+    from .spec import load
+
+    if format not in ("table", "json"):
+        raise SpecError(f"--format must be table or json, got {format!r}")
+    lo, hi = parse_range(range_)
+    if near is not None and near < 1:
+        raise SpecError(f"--near must be a positive size, got {near}")
+    sets = parse_sets(set_)
+    override = parse_input_option(input)
+    net = load(file)
+    result = analyse(net, axis=axis, input_override=override, sets=sets)
+    valid = result.in_range(lo, hi)
+    close = [] if near is None else near_sizes(net, result, near, input_override=override,
+                                                sets=sets)
+    if format == "json":
+        print(sizes_json(result, lo, hi, valid, near, close))
+    else:
+        sys.stdout.write(sizes_table(result, net.name, lo, hi, valid, near, close))
 
 
 @app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "

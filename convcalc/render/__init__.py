@@ -349,6 +349,8 @@ def expect_rows(report, options: dict | None = None
             declared = ("×".join(w.text() for w in want) if isinstance(want, list)
                         else want.text())
             shown = rf_text(report.rf.size)
+        elif key == "sizes":  # the progression as declared, the rule as computed (text)
+            declared, shown = want, computed
         else:
             declared, shown = want.text(), num(computed)
             if key in BYTE_KEYS and type(computed) is int:
@@ -424,7 +426,7 @@ def _net_cells(row) -> list[str]:
             num(row.flops), size, jump]
 
 
-def print_net(report, rows, mem=None, mem_rows=None) -> None:
+def print_net(report, rows, valid_sizes=None, mem=None, mem_rows=None) -> None:
     # laid out by hand: rich's Table measures and wraps every cell, ~1.5 ms per row
     totals = report.totals
     title = (f"{report.name or report.file}: {report.input} → {report.output}"
@@ -478,8 +480,16 @@ def print_net(report, rows, mem=None, mem_rows=None) -> None:
         mark = _style("ok", GREEN) if ok else _style("differs", RED)
         per = " per sample" if report.batch != 1 and key in PER_SAMPLE else ""
         lines.append(f"expect {key}: declared {declared}, computed {computed}{per}  {mark}")
-    for a in report.assumptions:
-        lines.append(_style(f"assumes {a}", YELLOW) + " (symbolic sizes PyTorch needs equal)")
+    if valid_sizes:
+        # the sizes analysis states where the assumptions hold (convcalc sizes, SPEC §6)
+        from .sizes import rule_text
+
+        for symbol, rule in valid_sizes:
+            lines.append(_style(f"valid for {rule_text(rule, symbol)}", YELLOW))
+    else:
+        for a in report.assumptions:
+            lines.append(_style(f"assumes {a}", YELLOW) + " (symbolic sizes PyTorch needs "
+                         "equal)")
     footer = textwrap.wrap(CONVENTIONS_SHORT, limit) if limit else [CONVENTIONS_SHORT]
     if mem is not None:  # before the conventions line, which ends every report
         footer[:0] = textwrap.wrap(MEMORY_SHORT, limit) if limit else [MEMORY_SHORT]
