@@ -242,7 +242,8 @@ def test_symbolic_sizes_give_formulas_and_no_peak():
     assert m.totals["peak_inference_bytes"] == 4*(5 + 10)
 
 
-EXAMPLE_SETS = {"unet.yaml": {"H": 572, "W": 572}, "tcn.yaml": {"T": 128}}
+EXAMPLE_SETS = {"unet.yaml": {"H": 572, "W": 572}, "tcn.yaml": {"T": 128},
+                "unet_padded.yaml": {"H": 256, "W": 256}}
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in __import__("pathlib").Path(
