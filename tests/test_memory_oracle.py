@@ -52,7 +52,8 @@ except ImportError:  # pragma: no cover - run from inside tests/
     import torch_models  # type: ignore  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SETS = {"unet": {"H": 572, "W": 572}, "tcn": {"T": 128}}
+SETS = {"unet": {"H": 572, "W": 572}, "tcn": {"T": 128},
+        "unet_padded": {"H": 256, "W": 256}}
 BATCH = 2  # BatchNorm in training needs more than one value per channel (deeplabv3's gap)
 
 
