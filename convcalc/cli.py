@@ -124,6 +124,30 @@ def _value(text: str, option: str = "--arg"):
         return text
 
 
+DTYPE_HELP = "bytes per element: fp32 (default), fp16, bf16, fp64 or int8 (SPEC §8)."
+TRAINING_HELP = "add the training columns: train MACs, saved activations, train memory."
+OPTIMIZER_HELP = "optimizer state per parameter: sgd (0), momentum (1), adam (2, default), " \
+                 "adamw (2); with --training."
+
+
+def _memory_options(dtype: str, optimizer: Optional[str], training: bool,
+                    needs_training: bool = True) -> dict:
+    """--dtype and --optimizer checked, as memory.analyse's keywords."""
+    from .errors import did_you_mean
+    from .memory import DTYPES, OPTIMIZERS
+
+    if dtype not in DTYPES:
+        raise SpecError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}",
+                        hint=did_you_mean(dtype.lower(), DTYPES))
+    if optimizer is not None:
+        if optimizer not in OPTIMIZERS:
+            raise SpecError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got "
+                            f"{optimizer!r}", hint=did_you_mean(optimizer.lower(), OPTIMIZERS))
+        if needs_training and not training:
+            raise SpecError("--optimizer needs --training", hint="add --training")
+    return {"dtype": dtype, "optimizer": optimizer or "adam"}
+
+
 def _fail(err: ConvcalcError):
     from .render import error
 
@@ -161,10 +185,15 @@ def layer(
                                       "finds the one missing of p, k, s, d (or op)."),
     arg: List[str] = typer.Option([], "--arg", "-a", help="any other key of the op, "
                                   "KEY=VALUE (e.g. -a mult=2, -a mode=bilinear)."),
+    dtype: str = typer.Option("fp32", "--dtype", help=DTYPE_HELP),
+    training: bool = typer.Option(False, "--training", help=TRAINING_HELP),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help=OPTIMIZER_HELP),
     format: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     try:
-        _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
+        options = _memory_options(dtype, optimizer, training)
+        _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format,
+               options, training)
     except ConvcalcError as err:
         from .ops import INFERRED_KEYS
 
@@ -186,7 +215,8 @@ def _no_cout(opdef) -> SpecError:
                      f"input channels", hint="give those with --cin")
 
 
-def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format):
+def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format,
+           options=None, training=False):
     from .core import Shape
     from . import ops
 
@@ -287,11 +317,14 @@ def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
     from .walk import layer_report
     from . import render
 
+    from .memory import layer_memory
+
     report = layer_report(type_, x, raw)
+    mem = layer_memory(report, training=training, **(options or {}))
     if format == "json":
-        print(render.layer_json(report))
+        print(render.layer_json(report, mem))
     else:
-        render.print_layer(report)
+        render.print_layer(report, mem)
 
 
 NET_FORMATS = ("table", "json", "csv", "markdown", "html", "mermaid", "dot")
@@ -335,9 +368,15 @@ def net(
                                "markdown, html (a self-contained page), mermaid or dot "
                                "(diagrams)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
+    dtype: str = typer.Option("fp32", "--dtype", help=DTYPE_HELP),
+    training: bool = typer.Option(False, "--training", help=TRAINING_HELP),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help=OPTIMIZER_HELP),
+    fit: Optional[str] = typer.Option(None, "--fit", help="with --training: the largest "
+                                      "batch whose train memory fits SIZE (24GiB, 512MB)."),
 ) -> None:
     try:
-        _net(file, input, set_, batch, depth, format, output)
+        options = _memory_options(dtype, optimizer, training)
+        _net(file, input, set_, batch, depth, format, options, training, fit, output)
     except ConvcalcError as err:
         _fail(err)
 
@@ -371,8 +410,9 @@ def parse_input_option(text: str | None) -> list | None:
     return override
 
 
-def _net(file, input, set_, batch, depth, format, output=None):
-    from . import render
+def _net(file, input, set_, batch, depth, format, options=None, training=False, fit=None,
+         output=None):
+    from . import memory, render
     from .spec import load
     from .walk import collapse, walk
 
@@ -385,42 +425,65 @@ def _net(file, input, set_, batch, depth, format, output=None):
     if output is not None and format == "table":
         raise SpecError("-o writes a file in another format than table",
                         hint="add --format html (or json, csv, markdown, mermaid, dot)")
+    options = options or {"dtype": "fp32", "optimizer": "adam"}
+    budget = None
+    if fit is not None:
+        from .check import byte_size
+
+        if not training:
+            raise SpecError("--fit needs --training", hint="add --training")
+        if batch != 1:
+            raise SpecError("--fit finds the batch: it takes no --batch",
+                            hint="drop --batch")
+        if format not in ("table", "json"):
+            raise SpecError(f"--fit prints table or json, got --format {format}")
+        budget = byte_size(fit, None, "--fit")
     sets = parse_sets(set_)
     override = parse_input_option(input)
     net = load(file)
+    if budget is not None:
+        def at(b):
+            return walk(net, input_override=override, sets=sets, batch=b)
+
+        answer = memory.fit_batch(at, budget, **options)
+        print(render.fit_output(at(1), budget, answer, options, format))
+        return
     report = walk(net, input_override=override, sets=sets, batch=batch)
-    if format in ("html", "mermaid", "dot"):
+    if format in ("mermaid", "dot"):
         _emit(_picture(report, depth, format), output)
         return
+    mem = memory.analyse(report, training=training, **options)
+    if format == "html":
+        from .render.html import net_html
+
+        _emit(net_html(report, depth, mem), output)
+        return
     rows = report.rows if depth is None else collapse(report, depth)
+    mem_rows = mem.rows if depth is None else memory.collapse_rows(report, mem, depth)
     if output is not None:
-        text = (render.net_json(report, rows) + "\n" if format == "json" else
-                render.net_csv(report, rows) if format == "csv" else
-                render.net_markdown(report, rows))
+        text = (render.net_json(report, rows, mem, mem_rows) + "\n" if format == "json" else
+                render.net_csv(report, rows, mem, mem_rows) if format == "csv" else
+                render.net_markdown(report, rows, mem, mem_rows))
         _emit(text, output)
     elif format == "json":
-        print(render.net_json(report, rows))
+        print(render.net_json(report, rows, mem, mem_rows))
     elif format == "csv":
-        sys.stdout.write(render.net_csv(report, rows))
+        sys.stdout.write(render.net_csv(report, rows, mem, mem_rows))
     elif format == "markdown":
-        sys.stdout.write(render.net_markdown(report, rows))
+        sys.stdout.write(render.net_markdown(report, rows, mem, mem_rows))
     else:
         valid = None
         if report.assumptions:  # symbolic sizes assumed equal: say for which inputs they are
             from .sizes import symbol_rules
 
             valid = symbol_rules(net, input_override=override, sets=sets)
-        render.print_net(report, rows, valid)
+        render.print_net(report, rows, valid, mem, mem_rows)
 
 
 def _picture(report, depth, format) -> str:
-    """The HTML page or a diagram of ``report`` (``--depth``: blocks collapsed beyond it)."""
+    """A diagram of ``report`` (``--depth``: blocks collapsed beyond it)."""
     from .render import diagram
 
-    if format == "html":
-        from .render.html import net_html
-
-        return net_html(report, depth)
     if format == "dot":
         return diagram.dot(report, depth)
     text, note = diagram.mermaid_with_note(report, depth)
@@ -447,11 +510,21 @@ def check(
                                              "25000000."),
     max_macs: Optional[str] = typer.Option(None, "--max-macs", help="budget: 4.5G."),
     max_flops: Optional[str] = typer.Option(None, "--max-flops", help="budget: 9G."),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="budget of the "
+                                             "inference peak: 8GiB, 512MB."),
+    max_train_memory: Optional[str] = typer.Option(None, "--max-train-memory", help="budget "
+                                                   "of the train memory at --batch: 24GiB."),
+    batch: int = typer.Option(1, "--batch", help="batch size of the budgets (expect: is "
+                              "compared per sample)."),
+    dtype: str = typer.Option("fp32", "--dtype", help=DTYPE_HELP),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="optimizer state per "
+                                            "parameter: sgd, momentum, adam (default), "
+                                            "adamw."),
     set_: List[str] = typer.Option([], "--set", help="bind a symbol or var: H=224 "
                                    "(repeatable; in every file that declares it)."),
     format: str = typer.Option("text", "--format", "-f", help="text, github or json."),
 ) -> None:
-    from .check import quantity, run_checks
+    from .check import byte_size, quantity, run_checks
     from .spec import STDIN
     from . import render
 
@@ -459,17 +532,24 @@ def check(
         if format not in CHECK_FORMATS:
             raise SpecError(f"--format must be one of {', '.join(CHECK_FORMATS)}, got "
                             f"{format!r}")
+        if batch < 1:
+            raise SpecError(f"--batch must be positive, got {batch}")
+        options = _memory_options(dtype, optimizer, True)
         budgets = {}
         for key, text in (("params", max_params), ("macs", max_macs), ("flops", max_flops)):
             if text is not None:
                 budgets[key] = quantity(text, None, f"--max-{key}")
+        for key, option, text in (("peak_memory", "--max-memory", max_memory),
+                                  ("train_memory", "--max-train-memory", max_train_memory)):
+            if text is not None:
+                budgets[key] = byte_size(text, None, option)
         sets = parse_sets(set_)
         if files.count(STDIN) > 1:
             raise SpecError("standard input ('-') can be read once", hint="give '-' once")
     except ConvcalcError as err:
         _fail(err)
     try:
-        results = run_checks(files, budgets, sets)
+        results = run_checks(files, budgets, sets, batch=batch, options=options)
     except ConvcalcError as err:
         _fail(err)
     sys.stdout.write(render.check_output(results, format))
@@ -489,8 +569,15 @@ def diff(
     format: str = typer.Option("table", "--format", "-f", help="table, markdown, json or "
                                "html (both versions drawn, changes highlighted)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="compare the memory totals "
+                                        "too, at these bytes per element: fp32, fp16, "
+                                        "bf16, fp64 or int8."),
+    training: bool = typer.Option(False, "--training", help="compare the memory and "
+                                  "training totals too: train MACs, saved activations, "
+                                  "train memory."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help=OPTIMIZER_HELP),
 ) -> None:
-    from . import render
+    from . import memory, render
     from .diff import diff_reports
     from .spec import STDIN, load
     from .walk import walk
@@ -501,15 +588,19 @@ def diff(
         if output is not None and format == "table":
             raise SpecError("-o writes a file in another format than table",
                             hint="add --format html (or markdown, json)")
+        options = _memory_options(dtype or "fp32", optimizer, training)
         if old == new == STDIN:
             raise SpecError("standard input ('-') can be read once", hint="give '-' once")
-        d = diff_reports(walk(load(old)), walk(load(new)))
+        a, b = walk(load(old)), walk(load(new))
+        d = diff_reports(a, b)
+        mems = tuple(memory.analyse(r, training=training, **options) for r in (a, b)) \
+            if training or dtype is not None else None
         if format == "html":
             from .render.html import diff_html
 
-            _emit(diff_html(d), output)
+            _emit(diff_html(d, mems), output)
             return
-        text = render.diff_output(d, format)
+        text = render.diff_output(d, format, mems)
         if text is not None and output is not None:
             _emit(text, output)
             return

@@ -489,7 +489,8 @@ STRUCTURES = ("residual", "parallel")
 MERGES = ("add", "concat", "mul")
 TOP_KEYS = ("name", "input", "vars", "blocks", "layers", "expect", "version", "description")
 EXPECT_KEYS = ("output", "params", "macs", "flops", "activations", "rf",
-               "sizes")  # sizes: SPEC §6, the valid input sizes as a progression
+               "sizes",  # sizes: SPEC §6, the valid input sizes as a progression
+               "peak_memory", "train_memory", "train_macs")  # SPEC §8
 MAX_TIMES = 100_000
 
 

@@ -371,3 +371,18 @@ def test_dark_theme_follows_the_system_and_print_is_light(browser):
         assert o.errors == []
     finally:
         o.close()
+
+
+def test_memory_chart_marks_the_peak(opened):
+    """ResNet-50 in training at batch 32, bf16: the page opens clean, the peak's dot sits on
+    the live-bytes line at the layer memory.analyse names, the saved bytes are drawn too."""
+    from convcalc.memory import analyse
+
+    rep = walk(load(str(EXAMPLES / "resnet50.yaml")), batch=32)
+    mem = analyse(rep, training=True, dtype="bf16")
+    o = opened(net_html(rep, None, mem))
+    assert o.errors == [] and o.requests == []
+    label = o.page.eval_on_selector("#memory text.peak-label", "e => e.textContent")
+    assert label.endswith(f"at {rep.rows[mem.peak_row].path}")
+    assert o.page.query_selector("#memory polyline.line2") is not None
+    assert o.page.eval_on_selector_all("table.layers thead th", "e => e.length") == 12 + 3

@@ -237,3 +237,42 @@ def test_unknown_format_lists_the_new_ones(capsys, monkeypatch):
     assert code == 2
     assert err == ("error: --format must be one of table, json, csv, markdown, html, mermaid, "
                    "dot, got 'svg'\n")
+
+
+# -- memory (memory.analyse's figures) -------------------------------------------------------------
+
+TINY = """\
+input: [1, 4, 4]
+layers:
+  - conv: {out: 2, k: 1}
+  - relu
+"""
+
+
+def test_memory_section_and_columns(tmp_path, capsys, monkeypatch):
+    """fp32, 4 bytes an element: the input 1·4·4 (held throughout), the conv's output and the
+    relu's 2·4·4 each. Live while the conv runs: 16·4 + 32·4 = 192 B; while the relu runs:
+    the input, the conv's output it reads and its own, 16·4 + 2·32·4 = 320 B — the peak."""
+    path = tmp_path / "t.yaml"
+    path.write_text(TINY)
+    target = tmp_path / "t.html"
+    code, out, err = cli(capsys, monkeypatch, "net", str(path), "-f", "html", "-o", str(target))
+    assert (code, out, err) == (0, "", "")
+    text = target.read_text(encoding="utf-8")
+    rows = re.findall(r'<tr data-path="[^"]*">(.*?)</tr>', text)
+    live = [re.findall(r'data-v="(\d+)"', row)[-1] for row in rows]  # the live column
+    assert live == [str(16 * 4 + 32 * 4), str(16 * 4 + 2 * 32 * 4)] == ["192", "320"]
+    assert '<text class="peak-label"' in text and "peak 320 B at 1</text>" in text
+    assert '<div class="k">inference peak</div><div class="v">320 B</div>' in text
+
+
+def test_training_adds_saved_bytes(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "t.yaml"
+    path.write_text(TINY)
+    code, out, err = cli(capsys, monkeypatch, "net", str(path), "-f", "html", "--training")
+    assert code == 0
+    heads = re.findall(r"<th>([^<]*)</th>", out.split('class="sortable layers"')[1])
+    assert heads[-3:] == ["live", "train MACs", "saved"]
+    assert 'class="line2"' in out  # saved bytes along the forward pass
+    for label in ("gradients", "optimizer state", "saved activations", "train memory"):
+        assert f'<div class="k">{label}</div>' in out

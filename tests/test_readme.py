@@ -380,6 +380,28 @@ def _check_unet_572(run, data):
     assert run.out.splitlines()[-1] == "1 file, all ok"
 
 
+def _resnet50_training(run, data):
+    # torchvision's ResNet-50 (REFERENCE.md): 25,557,032 params, 4,089,184,256 MACs per sample
+    params, macs, batch, bf16 = 25_557_032, 4_089_184_256, 32, 2
+    t = data["totals"]
+    assert t["param_bytes"] == params * bf16 == data["gradient_bytes"]  # 48.7 MiB
+    assert round(params * bf16 / 2**20, 1) == 48.7
+    assert data["optimizer_bytes"] == 2 * params * bf16  # Adam: two moments
+    # forward + weight gradient + input gradient, except conv1's input gradient (it reads the
+    # image): conv1 is 64·3·7·7 weights at 112×112
+    conv1 = 64 * 3 * 7 * 7 * 112 * 112
+    assert t["train_macs"] == batch * (3 * macs - conv1) == 388_785_242_112
+    # the peak: layer1's first shortcut BatchNorm runs with the image, the body's output and
+    # the shortcut conv's output (256×56×56 each) and its own
+    assert t["peak_inference_bytes"] == batch * bf16 * (3 * 224 * 224 + 3 * 256 * 56 * 56)
+    assert round(t["peak_inference_bytes"] / 2**20) == 156 and data["peak_layer"] == 13
+    # train memory = params + gradients + Adam's state + saved activations (the saved bytes
+    # equal PyTorch's saved_tensors_hooks count: tests/test_memory_oracle.py)
+    assert t["train_memory_bytes"] == 4 * params * bf16 + t["saved_activation_bytes"]
+    assert round(t["saved_activation_bytes"] / 2**30, 2) == 1.30
+    assert round(t["train_memory_bytes"] / 2**30, 2) == 1.49
+
+
 def _ops_conventions(run, data):
     # the full statement: every clause of the conventions, one per line
     from convcalc.core import CONVENTIONS
@@ -532,6 +554,8 @@ TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it ch
         Entry(_check_unet_572),
     "convcalc ops --conventions": Entry(_ops_conventions, json=None),
     "convcalc net examples/vgg16.yaml": Entry(_net_vgg16),
+    "convcalc net examples/resnet50.yaml --training --batch 32 --dtype bf16":
+        Entry(_resnet50_training),
     "convcalc layer --k 3 --s 2 --p 1 --n 224": Entry(_layer_112, "112×112"),
     "convcalc layer --k 3 --p 1 --n 56 --cin 64 --cout 128":
         Entry(_layer_params_73856, "params 73,856"),
@@ -731,3 +755,8 @@ def test_the_readme_python_example_runs_and_its_comments_hold(monkeypatch):
     out = (224 + 2 * 1 - 3) // 2 + 1
     assert f"128×{out}×{out}, {128 * 64 * 9 + 128}, {128 * 64 * 9 * out * out}, " \
            f"{(2 * 64 * 9 - 1 + 1) * 128 * out * out}" in README.read_text(encoding="utf-8")
+    # VGG-16's inference peak in bf16 is at the first ReLU (row 1): the image, conv1_1's
+    # output and the ReLU's, 2 bytes each; the ReLU saves its output (SPEC §8, no in-place)
+    peak = 2 * (3 * 224 * 224 + 2 * 64 * 224 * 224)
+    assert f"# {peak}, 1\n" in README.read_text(encoding="utf-8")
+    assert f"# {peak}, {2 * 64 * 224 * 224}\n" in README.read_text(encoding="utf-8")

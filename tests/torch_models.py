@@ -111,10 +111,10 @@ class ModulatedDeformConv2d(nn.Module):
         ho, wo = om.shape[-2:]
         dy, dx = om[:, 0:2 * kk:2], om[:, 1:2 * kk:2]
         mask = torch.sigmoid(om[:, 2 * kk:])
-        taps = torch.arange(k, dtype=x.dtype) * self.d
+        taps = torch.arange(k, dtype=x.dtype, device=x.device) * self.d
         ky, kx = torch.meshgrid(taps, taps, indexing="ij")
-        ys = torch.arange(ho, dtype=x.dtype) * self.s - self.p
-        xs = torch.arange(wo, dtype=x.dtype) * self.s - self.p
+        ys = torch.arange(ho, dtype=x.dtype, device=x.device) * self.s - self.p
+        xs = torch.arange(wo, dtype=x.dtype, device=x.device) * self.s - self.p
         py = ys.view(1, 1, ho, 1) + ky.reshape(1, kk, 1, 1) + dy
         px = xs.view(1, 1, 1, wo) + kx.reshape(1, kk, 1, 1) + dx
         grid = torch.stack([2 * px / max(w - 1, 1) - 1, 2 * py / max(h - 1, 1) - 1], dim=-1)

@@ -256,31 +256,25 @@ def charts(report: Report) -> str:
 
 # -- memory (SPEC §8: memory.analyse's figures) ------------------------------------------------
 
-def memory_section(report: Report, mem) -> str:
-    """The memory summary and the activation memory along the execution: live bytes per
-    layer with the inference peak marked; with training, the bytes saved for backward
-    accumulating over the forward pass."""
-    from .memory import MEMORY_CONVENTIONS, human_bytes, peak_where
+def _unwrap(note: str) -> str:
+    """``(adam)`` → ``adam``: a note in parentheses in the text summary stands alone on a card."""
+    note = note.strip()
+    return note[1:-1] if note.startswith("(") and note.endswith(")") else note
 
-    t = mem.totals
-    where = peak_where(report, mem)
-    cards = [("params", t["param_bytes"], ""),
-             ("inference peak", t["peak_inference_bytes"], where.strip(" ()"))]
-    if mem.training:
-        cards += [("gradients", mem.gradient_bytes, ""),
-                  ("optimizer state", mem.optimizer_bytes, mem.optimizer),
-                  ("saved activations", t["saved_activation_bytes"], "kept for backward"),
-                  ("train memory", t["train_memory_bytes"], "a lower bound")]
-    head = f"{mem.dtype}" + (f", batch {mem.batch}" if mem.batch != 1 else "")
-    out = [f'<p class="note">Activation memory at {_h(head)}: {_h(MEMORY_CONVENTIONS)}.</p>',
-           '<div class="cards">']
-    for label, value, note in cards:
+
+def memory_section(report: Report, mem) -> str:
+    """The memory summary (the table's, render/memory.py) and the activation memory along the
+    execution: live bytes per layer with the inference peak marked; with training, the bytes
+    saved for backward accumulating over the forward pass."""
+    from .memory import MEMORY_CONVENTIONS, human_bytes, summary_head, summary_items
+
+    out = [f"<h3>{_h(summary_head(mem).rstrip(':'))}</h3>", '<div class="cards">']
+    for label, value, note in summary_items(report, mem, num):
         out.append(f'<div class="card"><div class="k">{_h(label)}</div>'
-                   f'<div class="v">{_h(human_bytes(value))}</div>'
-                   + (f'<div class="x">{_h(note)}</div>' if note else "") + "</div>")
-    if mem.training:
-        out.append(_card("train MACs", t["train_macs"]))
-    out.append("</div>")
+                   f'<div class="v">{_h(value)}</div>'
+                   + (f'<div class="x">{_h(_unwrap(note))}</div>' if note else "")
+                   + "</div>")
+    out.append(f'</div><p class="note">{_h(MEMORY_CONVENTIONS)}</p>')
     live = [(i, m.live_bytes) for i, m in enumerate(mem.rows) if type(m.live_bytes) is int]
     if report.rows and len(live) == len(report.rows):
         series = [("line", live)]
@@ -446,7 +440,7 @@ def net_html(report: Report, depth: int | None = None, mem=None) -> str:
 
 # -- convcalc diff ------------------------------------------------------------------------------
 
-def diff_html(d) -> str:
+def diff_html(d, mems=None) -> str:
     """``convcalc diff OLD NEW --format html``: the totals, the changes, and both versions
     drawn side by side with the changed layers outlined (blocks holding one start open)."""
     from . import DIFF_COLUMNS, _delta, _diff_rows
@@ -458,11 +452,24 @@ def diff_html(d) -> str:
             old_marks[c.old.index] = "removed" if c.kind == "removed" else "changed"
         if c.new is not None:
             new_marks[c.new.index] = "added" if c.kind == "added" else "changed"
+    values = [(k, d.old.totals[k], d.new.totals[k], d.total_delta(k), num)
+              for k in ("params", "macs", "flops", "activations")]
+    if mems is not None:  # --dtype / --training: the memory totals too (as diff's table)
+        from .memory import human_bytes
+
+        for k in mems[1].totals:
+            a, b = mems[0].totals[k], mems[1].totals[k]
+            values.append((k, a, b, None if a is None or b is None else b - a,
+                           human_bytes if k.endswith("_bytes") else num))
+    def change(x, show) -> str:
+        if show is num or type(x) is not int or x == 0:
+            return _delta(x)
+        return ("+" if x > 0 else "−") + show(abs(x))
+
     totals = "".join(
-        f"<tr><td>{k}</td><td class=\"n\">{_h(num(d.old.totals[k]))}</td>"
-        f"<td class=\"n\">{_h(num(d.new.totals[k]))}</td>"
-        f"<td class=\"n\">{_h(_delta(d.total_delta(k)))}</td></tr>"
-        for k in ("params", "macs", "flops", "activations"))
+        f"<tr><td>{k}</td><td class=\"n\">{_h(show(a))}</td><td class=\"n\">{_h(show(b))}"
+        f"</td><td class=\"n\">{_h(change(x, show))}</td></tr>"
+        for k, a, b, x, show in values)
     rows = []
     for c, cells in zip(d.changes, _diff_rows(d)):
         path = (c.new or c.old).path
