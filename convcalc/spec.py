@@ -490,6 +490,10 @@ MERGES = ("add", "concat", "mul")
 TOP_KEYS = ("name", "input", "vars", "blocks", "layers", "expect", "version", "description")
 EXPECT_KEYS = ("output", "params", "macs", "flops", "activations", "rf")
 MAX_TIMES = 100_000
+# a tensor name: a word, or dot-separated words after it, as module paths are (layer1.0.conv1;
+# SPEC §7 names imported layers after them); the first character is not a digit, so a name
+# never reads as a row's index
+_TENSOR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*\Z")
 
 
 @dataclass
@@ -673,7 +677,7 @@ def _item(y: Y) -> Item:
     for mod in ("name", "from"):
         value = y.value.get(mod)
         if value is not None and not (isinstance(value.value, str) and
-                                      value.value.isidentifier()):
+                                      _TENSOR_NAME.match(value.value)):
             raise SpecError(f"'{mod}' must be a tensor name", loc=value.loc)
     return item
 
