@@ -541,7 +541,15 @@ STDIN_NAME = "<stdin>"  # its name in locations and reports
 def load(path: str) -> Network:
     if path == STDIN:
         return parse(read_stdin(), STDIN_NAME)
+    if is_onnx(path):  # SPEC §1: an .onnx file is read as if it had been imported
+        from .importers.onnx import onnx_yaml
+
+        return parse(onnx_yaml(path), path)
     return parse(read_text(path), path)
+
+
+def is_onnx(path: str) -> bool:
+    return path.lower().endswith(".onnx")
 
 
 def read_stdin() -> str:

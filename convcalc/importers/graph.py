@@ -314,6 +314,10 @@ def _prefix(labels: list[str]) -> str:
         common.append(words[0])
     if any(len(p) == len(common) for p in parts):
         common = common[:-1]
+    # what is left must still be a name: not starting with a digit (layer1.0 | conv1, not
+    # features.0.body | 0)
+    while common and any(p[len(common)][:1].isdigit() for p in parts):
+        common = common[:-1]
     return ".".join(common)
 
 
@@ -424,10 +428,8 @@ class _Writer:
         from .. import ops
 
         prefix = _prefix(_labels_in(group))
-        words = [w for w in prefix.split(".") if not w.isdigit()]  # layer1.1 → layer1
-        base = (words[-1] if words else "block").strip("_") or "block"
-        if not base[0].isalpha():
-            base = "block_" + base
+        words = [w for w in prefix.split(".") if w[:1].isalpha()]  # layer1.1 → layer1
+        base = words[-1] if words else "block"
         name, k = base, 2
         while name in self.blocks or ops.known_op(name) or name in (
                 "residual", "parallel", "input", *MERGE_OPS):
