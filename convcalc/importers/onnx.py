@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Loc, SpecError
-from .graph import INPUT, Node, layout, tensor_name
+from .graph import INPUT, Node, layout
 
 # ONNX op type → what it becomes (the README's list is generated from this table)
 OP_TYPES = {
@@ -71,7 +71,7 @@ OP_TYPES = {
     "Identity": "nothing",
 }
 # integer arithmetic on shapes, folded to constants (no layer)
-FOLDED = ("Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Add", "Sub",
+FOLDED = ("Constant", "Shape", "Gather", "Transpose", "Unsqueeze", "Squeeze", "Concat", "Add", "Sub",
           "Mul", "Div", "Cast", "Slice", "Identity", "Reshape", "ConstantOfShape", "Range",
           "Floor", "Ceil", "Neg", "Abs", "Min", "Max", "Size", "Equal", "Where", "Expand")
 MAX_CONST = 1024  # elements: a tensor folded or read as a constant; weights are never read
@@ -162,11 +162,15 @@ class _Converter:
         self._pick_input(input_override)
         self.shapes: dict[str, tuple] = {}
         self._collect_shapes(g)
-        if self.rewrite_input or any(o and o not in self.shapes for n in g.node
-                                     for o in n.output):
-            self._infer_shapes()
         self.consts: dict[str, Any] = {}
+        if self.rewrite_input or self._missing():
+            self._infer_shapes()
         self._fold_constants()
+        if self._missing():
+            # shapes that depend on run-time arithmetic (the legacy exporter's chunk): infer
+            # again with the folded values as constants
+            self._infer_shapes()
+            self._fold_constants()
         self.alias: dict[str, str] = {self.input_name: INPUT}  # data tensor → node name
         self.nodes: list[Node] = []
         self.names: set[str] = set()
@@ -261,17 +265,28 @@ class _Converter:
                 return None
         return tuple(dims)
 
+    def _missing(self) -> bool:
+        return any(o and o not in self.shapes and o not in self.consts
+                   for n in self.graph.node for o in n.output)
+
     def _infer_shapes(self) -> None:
         """ONNX shape inference on a copy without the weights' data (dims only; small integer
         tensors keep their values, shape arithmetic needs them)."""
         onnx = self.onnx
         g = self.graph
+        folded = {o for n in g.node if n.output and all(o in self.consts or not o
+                                                       for o in n.output) for o in n.output}
+        nodes = [n for n in g.node if not (n.output and all(o in folded or not o
+                                                             for o in n.output))]
+        used = {i for n in nodes for i in n.input}
+        extra = [self.numpy_helper.from_array(self.consts[o], o) for o in folded
+                 if o and o in used]
         graph = onnx.helper.make_graph(
-            list(g.node), g.name or "g",
+            nodes, g.name or "g",
             [self._input_value_info(i) for i in g.input],
             [onnx.helper.make_tensor_value_info(o.name, o.type.tensor_type.elem_type, None)
              for o in g.output] if self.rewrite_input else list(g.output),
-            [self._light(t) for t in g.initializer])
+            [self._light(t) for t in g.initializer] + extra)
         model = onnx.helper.make_model(graph, opset_imports=list(self.model.opset_import))
         model.ir_version = self.model.ir_version
         try:
@@ -397,6 +412,8 @@ class _Converter:
             return [ins[0].astype(to)]
         if op == "Identity":
             return [ins[0]]
+        if op == "Transpose":
+            return [np.transpose(ins[0], attrs.get("perm"))]
         if op == "Reshape":
             shape = [int(x) for x in ins[1]]
             shape = [ins[0].shape[i] if s == 0 else s for i, s in enumerate(shape)]
@@ -981,6 +998,12 @@ def _split(conv: _Converter, node) -> None:
 
 def _slice(conv: _Converter, node) -> None:
     xs = _shape(conv, node.input[0])
+    if xs[1] == 3:
+        try:
+            _gather(conv, node)
+            return
+        except _Unmapped:
+            pass
     a = _attrs(conv, node)
     if "starts" in a:  # opset < 10
         starts, ends = a["starts"], a["ends"]
@@ -1080,6 +1103,18 @@ def _resize(conv: _Converter, node) -> None:
 
 
 def _gather(conv: _Converter, node) -> None:
+    # the first node of inception's input transform: find its Concat and try the pattern
+    t, seen = node.output[0], 0
+    while seen < 8:
+        n = _sole_consumer(conv, t)
+        if n is None:
+            break
+        if n.op_type == "Concat":
+            if _input_transform(conv, n):
+                conv.absorbed.add(id(n))
+                return
+            break
+        t, seen = n.output[0], seen + 1
     raise _Unmapped("outside inception's input transform")
 
 
@@ -1118,17 +1153,19 @@ def _se(conv: _Converter, pool) -> bool:
     if wd is None or len(down.input) < 3 or not down.input[2] or any(k != 1 for k in wd[2:]) \
             or _attrs(conv, down).get("group", 1) != 1 or wd[1] != xs[1]:
         return False
-    act_node = _sole_consumer(conv, down.output[0])
+    users = conv.consumers.get(down.output[0], [])
+    act_node = users[0] if len(users) == 1 else next(
+        (n for n in users if n.op_type == "Sigmoid"), None) if len(users) == 2 else None
     if act_node is None:
         return False
     if act_node.op_type == "Relu":
         act, after = "relu", act_node.output[0]
     elif act_node.op_type == "Clip" and _clip_kind(conv, act_node) == "relu6":
         act, after = "relu6", act_node.output[0]
-    elif act_node.op_type == "Sigmoid":
+    elif act_node.op_type == "Sigmoid" and len(users) == 2:
         mul = _sole_consumer(conv, act_node.output[0])
-        if mul is None or mul.op_type != "Mul" or sorted(mul.input) != sorted(
-                [down.output[0], act_node.output[0]]):
+        if mul is None or mul.op_type != "Mul" or mul not in users or sorted(mul.input) != \
+                sorted([down.output[0], act_node.output[0]]):
             return False
         chain.append(mul)
         act, after = "silu", mul.output[0]
