@@ -184,9 +184,11 @@ class _Converter:
         g = self.graph
         candidates = [i for i in g.input if i.name not in self.init]
         data = [i for i in candidates if not self._is_weight_input(i.name)]
-        if len(data) > 1 and data[0] is candidates[0]:
-            # export_params=False: the weights are inputs too, after the model's own; one
-            # read where no op takes weights (an Einsum's operand) is still a weight
+        if len(data) > 1 and data[0] is candidates[0] and all(
+                "." in i.name or i.name.startswith("onnx::") for i in data[1:]):
+            # export_params=False: the weights are inputs too, after the model's own, named
+            # as parameters (layer1.0.conv1.weight, onnx::Einsum_605) — one read where no op
+            # takes weights (an Einsum's operand) is still a weight
             data = data[:1]
         if len(data) != 1:
             listed = ", ".join(i.name for i in data) or "none"
@@ -565,9 +567,7 @@ class _Converter:
 
 
 _WEIGHT_POSITIONS = {"Conv", "ConvTranspose", "BatchNormalization", "InstanceNormalization",
-                     "Gemm", "MatMul", "PRelu", "Add", "Mul", "Clip", "Reshape", "Resize",
-                     "Slice", "Pad", "ReduceMean", "ReduceMax", "Split", "Sub", "Div",
-                     "Unsqueeze", "Squeeze", "Gather", "Expand", "Concat"}
+                     "Gemm", "MatMul", "PRelu"}
 
 
 def _itemsize(data_type: int) -> int:
