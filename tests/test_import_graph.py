@@ -180,3 +180,17 @@ def random_dag(seed: int, size: int) -> list[Node]:
 @given(st.integers(0, 10**6), st.integers(1, 25))
 def test_random_dags_walk_to_their_nodes(seed, size):
     assert_walks_to_nodes(random_dag(seed, size), (8, 5, 5))
+
+
+def test_dotted_names_in_yaml():
+    text = ("input: [3, 8, 8]\nlayers:\n  - conv: {out: 4, k: 1}\n    name: layer1.0.conv1\n"
+            "  - relu\n  - add: layer1.0.conv1\n    name: layer1.0\n")
+    report = walk(parse(text, "d.yaml"))
+    assert [r.path for r in report.rows] == ["layer1.0.conv1", "1", "layer1.0"]
+    assert report.rows[2].reads == (1, 0)
+    from convcalc.errors import SpecError
+
+    for bad in ("0.conv", "a..b", "a.", "a-b"):
+        with pytest.raises(SpecError) as err:
+            parse(f"input: [3, 8, 8]\nlayers:\n  - relu: {{}}\n    name: '{bad}'\n", "b.yaml")
+        assert str(err.value) == "b.yaml:4:11: error: 'name' must be a tensor name"
