@@ -2,7 +2,8 @@
 
 Every plain-PyTorch twin of the examples (``tests/torch_models.py``) and the pattern models of
 ``tests/onnx_models.py`` is exported with ``torch.onnx.export`` in the test setup — the current
-exporter (``dynamo=True``, opset 18: weights in ``NAME.onnx.data``, BN folded into the conv)
+exporter (``dynamo=True``, opset 18: weights in ``NAME.onnx.data``, BN folded into the conv; with
+``optimize=False``: BN kept)
 and the legacy one (opset 17: BN folded; with ``training=PRESERVE``: BN kept) — and variants
 of a legacy file: weights as graph inputs (``export_params=False``), initializers stripped to
 their dims (the file then fails ``onnx.checker``), and external data whose ``.data`` file is
@@ -68,8 +69,12 @@ BN_KEPT = {"resnet50", "dcgan_generator", "shufflenet_v1_stage", "separable", "m
 # over 100 MB of weights and nothing but conv/pool/linear: the legacy exporter writes no
 # weights for them (export_params=False)
 LARGE = {"vgg16", "c3d", "alexnet", "resnext50_32x4d", "unet"}
+# and the current exporter without its optimiser (optimize=False): BN kept, biases that are
+# computed zeros (Expand of 0), Clip bounds through CastLike
+DYNAMO_BN = {"mobile_blocks", "shufflenet_v1_stage", "dcgan_generator"}
 CASES = ([(n, "legacy") for n in sorted(MODELS)] + [(n, "dynamo") for n in sorted(DYNAMO)]
-         + [(n, "legacy_bn") for n in sorted(BN_KEPT)])
+         + [(n, "legacy_bn") for n in sorted(BN_KEPT)]
+         + [(n, "dynamo_bn") for n in sorted(DYNAMO_BN)])
 FILE_VARIANTS = ["params_as_inputs", "stripped", "external_without_data"]
 FILE_CASES = [(n, v) for n in ("resnet50", "shufflenet_v2_stage", "mobile_blocks", "tcn")
               for v in FILE_VARIANTS if not (v == "params_as_inputs" and n == "resnet50")]
@@ -119,9 +124,9 @@ def exported(tmp_path_factory):
         x = torch.zeros(1, *shape)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if variant == "dynamo":
+            if variant in ("dynamo", "dynamo_bn"):
                 torch.onnx.export(model, (x,), str(path), dynamo=True, opset_version=18,
-                                  verbose=False)
+                                  verbose=False, optimize=variant == "dynamo")
             else:
                 kw = {"params_as_inputs": {"export_params": False},
                       "legacy_bn": {"training": torch.onnx.TrainingMode.PRESERVE},
@@ -190,8 +195,8 @@ def _check(name, path, variant):
     got, report = imported_layers(imp)
     bn_nodes = [n for n in imp.nodes if n.op == "bn" and n.args.get("affine", True)]
     kept = bool(bn_nodes)
-    if variant == "legacy_bn":
-        assert len(bn_nodes) == len(bns), "training=PRESERVE keeps every BatchNormalization"
+    if variant in ("legacy_bn", "dynamo_bn"):
+        assert len(bn_nodes) == len(bns), "BatchNormalization kept, every one"
     expected = []
     folded_away = 0
     for path_, own, mac, has_bias, bn_after, out in want:

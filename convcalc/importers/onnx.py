@@ -71,7 +71,7 @@ OP_TYPES = {
     "Identity": "nothing",
 }
 # integer arithmetic on shapes, folded to constants (no layer)
-FOLDED = ("Constant", "Shape", "Gather", "Transpose", "Unsqueeze", "Squeeze", "Concat", "Add", "Sub",
+FOLDED = ("Constant", "Shape", "Gather", "Transpose", "CastLike", "Unsqueeze", "Squeeze", "Concat", "Add", "Sub",
           "Mul", "Div", "Cast", "Slice", "Identity", "Reshape", "ConstantOfShape", "Range",
           "Floor", "Ceil", "Neg", "Abs", "Min", "Max", "Size", "Equal", "Where", "Expand")
 MAX_CONST = 1024  # elements: a tensor folded or read as a constant; weights are never read
@@ -159,6 +159,7 @@ class _Converter:
                 if i:
                     self.consumers.setdefault(i, []).append(n)
         self.outputs = [o.name for o in g.output]
+        self.graph_inputs = {i.name: i for i in g.input}
         self._pick_input(input_override)
         self.shapes: dict[str, tuple] = {}
         self._collect_shapes(g)
@@ -376,6 +377,8 @@ class _Converter:
             dims = self.shapes.get(node.input[0])
             return None if dims is None else [np.array(int(np.prod(dims)), dtype=np.int64)]
         ins = [self.consts.get(i) if i else None for i in node.input]
+        if op == "CastLike":  # the value, in the type of a tensor that may be data
+            return None if ins[0] is None else [ins[0]]
         if op == "ConstantOfShape":
             if ins[0] is None:
                 return None
@@ -448,9 +451,8 @@ class _Converter:
             seen += 1
         if name in self.init:
             return tuple(self.init[name].dims)
-        for i in self.graph.input:
-            if i.name == name and name != self.input_name:
-                return self._dims(i)
+        if name in self.graph_inputs and name != self.input_name:
+            return self._dims(self.graph_inputs[name])
         return None
 
     def is_param(self, name: str) -> bool:
@@ -526,6 +528,7 @@ class _Converter:
 
     def convert(self) -> list[Node]:
         poisoned: set[str] = set()  # outputs of nodes that could not be mapped
+        constant: set[str] = set()  # outputs computed from constants and weights alone
         for node in self.graph.node:
             if id(node) in self.absorbed:
                 continue
@@ -533,6 +536,10 @@ class _Converter:
                 continue  # shape arithmetic, folded
             if any(i in poisoned for i in node.input) and node.op_type in HANDLERS:
                 poisoned.update(node.output)  # listed once, where it starts
+                continue
+            if node.input and all(not i or (i not in self.alias and (
+                    i in self.consts or self.is_param(i) or i in constant)) for i in node.input):
+                constant.update(node.output)  # arithmetic on weights and constants only
                 continue
             handler = HANDLERS.get(node.op_type)
             if node.domain not in ("", "ai.onnx") or handler is None:
@@ -620,6 +627,16 @@ def _sole_consumer(conv: _Converter, tensor: str):
     return users[0]
 
 
+def _next_skipping_identity(conv: _Converter, tensor: str, skipped: list):
+    """The sole consumer of ``tensor``, past Identity nodes (the unoptimised dynamo graph's
+    ``clone``), which are added to ``skipped``."""
+    n = _sole_consumer(conv, tensor)
+    while n is not None and n.op_type == "Identity":
+        skipped.append(n)
+        n = _sole_consumer(conv, n.output[0])
+    return n
+
+
 def _shape(conv: _Converter, tensor: str) -> tuple:
     dims = conv.shapes.get(tensor)
     if dims is None:
@@ -661,9 +678,8 @@ def _conv(conv: _Converter, node) -> None:
     if xs[1] != w[1] * g:
         raise _Unmapped(f"weights for {w[1] * g} input channels, the input has {xs[1]}")
     x = conv.data(node.input[0])
-    bias = len(node.input) > 2 and bool(node.input[2])
     args = {"out": w[0], "k": k, "s": s, "p": _window_pads(a, rank, xs[2:], k, s, d),
-            "d": d, "g": g, "bias": bias}
+            "d": d, "g": g, "bias": _has_bias(conv, node, 2)}
     conv.emit(node, "conv", args, [x], node.output[0], conv.node_name(node, node.input[1]))
 
 
@@ -685,9 +701,15 @@ def _conv_transpose(conv: _Converter, node) -> None:
     args = {"out": w[1] * g, "k": k, "s": s,
             "p": _window_pads(a, rank, xs[2:], k, s, d, transposed=True),
             "op": list(a.get("output_padding", [0] * rank)), "d": d, "g": g,
-            "bias": len(node.input) > 2 and bool(node.input[2])}
+            "bias": _has_bias(conv, node, 2)}
     x = conv.data(node.input[0])
     conv.emit(node, "deconv", args, [x], node.output[0], conv.node_name(node, node.input[1]))
+
+
+def _has_bias(conv: _Converter, node, pos: int) -> bool:
+    """A bias input that is a parameter (an initializer or a weight input); a computed
+    constant (the unoptimised dynamo graph expands a zero bias) holds no parameters."""
+    return len(node.input) > pos and bool(node.input[pos]) and conv.is_param(node.input[pos])
 
 
 def _norm(op: str, args: dict):
@@ -720,7 +742,7 @@ def _gemm(conv: _Converter, node) -> None:
     cin, out = (w[1], w[0]) if a.get("transB", 0) else (w[0], w[1])
     if cin != xs[1]:
         raise _Unmapped(f"weights for {cin} inputs, the input has {xs[1]}")
-    bias = len(node.input) > 2 and bool(node.input[2]) and a.get("beta", 1.0) != 0
+    bias = _has_bias(conv, node, 2) and a.get("beta", 1.0) != 0
     conv.emit(node, "linear", {"out": out, "bias": bias}, [conv.data(node.input[0])],
               node.output[0], conv.node_name(node, node.input[1]))
 
@@ -925,16 +947,18 @@ def _channel_shuffle(conv: _Converter, node, xs, ys) -> bool:
     if len(ys) != len(xs) + 1 or len(xs) < 3 or ys[0] != xs[0] or ys[3:] != xs[2:] \
             or ys[1] * ys[2] != xs[1]:
         return False
-    tr = _sole_consumer(conv, node.output[0])
+    skipped: list = []
+    tr = _next_skipping_identity(conv, node.output[0], skipped)
     if tr is None or tr.op_type != "Transpose":
         return False
     perm = _attrs(conv, tr).get("perm")
     if list(perm or []) != [0, 2, 1, *range(3, len(ys))]:
         return False
-    back = _sole_consumer(conv, tr.output[0])
+    back = _next_skipping_identity(conv, tr.output[0], skipped)
     if back is None or back.op_type != "Reshape" or \
             tuple(conv.shapes.get(back.output[0], ())) != tuple(xs):
         return False
+    conv.absorbed.update(id(n) for n in skipped)
     conv.absorbed.update((id(tr), id(back)))
     conv.emit(node, "channel_shuffle", {"g": ys[1]}, [conv.data(node.input[0])],
               back.output[0])
