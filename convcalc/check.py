@@ -18,6 +18,14 @@ from .spec import MAX_INT, shown
 SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _QTY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKMGT]?)\s*$")
 QUANTITIES = ("params", "macs", "flops", "activations")
+# SPEC §8: byte sizes take decimal (k, M, G, T) and binary (Ki, Mi, Gi, Ti) suffixes, B optional
+BYTE_UNITS = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+              "Ki": 2**10, "KI": 2**10, "ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_BYTES = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKMGT]i?)?\s*B?\s*$")
+BYTE_HINT = "write 8GiB or 512MB: k, M, G, T are 10^3, 10^6, 10^9, 10^12; Ki, Mi, Gi, Ti " \
+            "are 2^10, 2^20, 2^30, 2^40"
+MEMORY_KEYS = ("peak_memory", "train_memory", "train_macs")  # expect: keys of SPEC §8
+BYTE_KEYS = ("peak_memory", "train_memory")
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,34 @@ def quantity(value: Any, loc: Loc | None, what: str) -> int:
                     f"{shown(value)}", loc=loc, hint="SI suffixes: k, M, G, T")
 
 
-def bound(y, what: str) -> Bound:
+def byte_size(value: Any, loc: Loc | None, what: str) -> int:
+    """A number of bytes: an integer, or a string with a decimal or binary suffix (SPEC §8:
+    ``512MB``, ``24GiB``, ``1.5G``); a whole number of bytes."""
+    if isinstance(value, bool):
+        raise SpecError(f"{what}: expected a size in bytes, got {value!r}", loc=loc,
+                        hint=BYTE_HINT)
+    if isinstance(value, int):
+        if value < 0:
+            raise SpecError(f"{what}: must not be negative, got {value}", loc=loc)
+        return value
+    if isinstance(value, float):
+        value = repr(value)
+    if isinstance(value, str) and len(value) <= 40:
+        m = _BYTES.match(value)
+        if m and (m.group(2) or "") in BYTE_UNITS:
+            with localcontext() as ctx:
+                ctx.prec = 100
+                number = Decimal(m.group(1)) * BYTE_UNITS[m.group(2) or ""]
+            if number == number.to_integral_value():
+                if number > MAX_INT:
+                    raise SpecError(f"{what}: {value!r} is too large", loc=loc)
+                return int(number)
+            raise SpecError(f"{what}: {value!r} is not a whole number of bytes", loc=loc)
+    raise SpecError(f"{what}: expected a size in bytes, got {shown(value)}", loc=loc,
+                    hint=BYTE_HINT)
+
+
+def bound(y, what: str, parse=quantity) -> Bound:
     """Parse an exact value or ``{min, max}`` from a located YAML value."""
     if y.is_map:
         for key in y.value:
@@ -92,12 +127,53 @@ def bound(y, what: str) -> Bound:
             raise SpecError(f"{what}: empty range", loc=y.loc)
         lo = y.value.get("min")
         hi = y.value.get("max")
-        b = Bound(min=None if lo is None else quantity(lo.value, lo.loc, what),
-                  max=None if hi is None else quantity(hi.value, hi.loc, what))
+        b = Bound(min=None if lo is None else parse(lo.value, lo.loc, what),
+                  max=None if hi is None else parse(hi.value, hi.loc, what))
         if b.min is not None and b.max is not None and b.min > b.max:
             raise SpecError(f"{what}: min {b.min:,} is above max {b.max:,}", loc=y.loc)
         return b
-    return Bound(exact=quantity(y.value, y.loc, what))
+    return Bound(exact=parse(y.value, y.loc, what))
+
+
+_PROGRESSION = re.compile(r"^\s*(?:n\s*=\s*)?(\d+)\s*[*·]\s*m\s*(?:([+-])\s*(\d+)\s*)?,"
+                          r"\s*m\s*(?:>=|≥)\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class Progression:
+    """``expect: {sizes: "16*m + 124, m >= 4"}``: the valid input sizes (every spatial axis
+    the same n, SPEC §6) are exactly ``step*m + offset`` for every ``m >= first``."""
+
+    step: int
+    offset: int
+    first: int
+
+    def text(self) -> str:
+        sign = "+" if self.offset >= 0 else "-"
+        off = "" if self.offset == 0 else f" {sign} {abs(self.offset)}"
+        return f"{self.step}*m{off}, m >= {self.first}"
+
+    def matches(self, sizes) -> bool:
+        start = self.step * self.first + self.offset
+        if sizes.period is None or sizes.isolated or sizes.min != start:
+            return False
+        if self.step == 1:
+            return sizes.period == 1
+        return sizes.period == self.step and len(sizes.residues) == 1
+
+
+def progression(y) -> Progression:
+    m = _PROGRESSION.match(y.value) if isinstance(y.value, str) else None
+    if not m:
+        raise SpecError(f"expect.sizes: expected a progression like \"16*m + 124, m >= 4\", "
+                        f"got {shown(y.value)}", loc=y.loc,
+                        hint="the valid input sizes as STEP*m + OFFSET, m >= FIRST")
+    step, sign, off, first = int(m.group(1)), m.group(2), int(m.group(3) or 0), int(m.group(4))
+    offset = -off if sign == "-" else off
+    if step < 1 or step * first + offset < 1:
+        raise SpecError(f"expect.sizes: {y.value!r} starts at {step * first + offset}, not a "
+                        f"positive size", loc=y.loc)
+    return Progression(step, offset, first)
 
 
 def parse_expect(expect: dict, bindings: dict | None = None) -> dict[str, Any]:
@@ -120,25 +196,55 @@ def parse_expect(expect: dict, bindings: dict | None = None) -> dict[str, Any]:
                 else:
                     dims.append(d.value)
             out[key] = (dims, y.loc)
+        elif key == "sizes":
+            out[key] = (progression(y), y.loc)
         elif key == "rf":
             if y.is_list:
                 out[key] = ([bound(v, "expect.rf") for v in y.value], y.loc)
             else:
                 out[key] = (bound(y, "expect.rf"), y.loc)
         else:
-            out[key] = (bound(y, f"expect.{key}"), y.loc)
+            out[key] = (bound(y, f"expect.{key}", byte_size if key in BYTE_KEYS else quantity),
+                        y.loc)
     return out
 
 
-def declared_totals(report) -> dict[str, Any]:
+def memory_totals(report, options: dict | None = None, *, training: bool = False
+                  ) -> dict[str, Any]:
+    """peak_memory, train_memory and train_macs (SPEC §8) of ``report`` at its batch, with
+    ``options`` (dtype, optimizer)."""
+    from . import memory
+
+    m = memory.analyse(report, training=training, **(options or {}))
+    t = m.totals
+    return {"peak_memory": t["peak_inference_bytes"],
+            "train_memory": t.get("train_memory_bytes"), "train_macs": t.get("train_macs")}
+
+
+def declared_totals(report, options: dict | None = None, keys=()) -> dict[str, Any]:
     """The totals ``expect:`` is about: the network as declared, per sample. ``--batch``
     multiplies MACs, FLOPs and activations; here that factor is taken back out (exactly:
-    every row was multiplied by it)."""
+    every row was multiplied by it). The memory keys among ``keys`` are computed at batch 1
+    with ``options`` (dtype, optimizer)."""
+    out = dict(report.totals)
+    if any(k in MEMORY_KEYS for k in keys):
+        import dataclasses
+
+        one = dataclasses.replace(report, batch=1)
+        mem = memory_totals(one, options, training=any(k != "peak_memory" for k in keys
+                                                        if k in MEMORY_KEYS))
+        if mem["train_macs"] is not None and report.batch != 1:
+            # the rows' MACs carry the batch: every term of train_macs is a multiple of it
+            from .dims import simplify_int
+
+            v = mem["train_macs"]
+            mem["train_macs"] = v // report.batch if type(v) is int else simplify_int(
+                v / report.batch)
+        out.update(mem)
     if report.batch == 1:
-        return report.totals
+        return out
     from .dims import simplify_int
 
-    out = dict(report.totals)
     for key in ("macs", "flops", "activations"):
         v = out[key]
         if type(v) is int:
@@ -148,33 +254,39 @@ def declared_totals(report) -> dict[str, Any]:
     return out
 
 
-def expectations(report) -> list[tuple[str, Any, Any, bool | None]]:
+def expectations(report, options: dict | None = None
+                 ) -> list[tuple[str, Any, Any, bool | None]]:
     """(quantity, declared, computed, ok) for each declared expectation, as values: a Bound,
     a shape list or a list of Bounds declared; a count, a shape list or RF sizes computed.
     ``expect:`` is about the network as declared, as ``convcalc check`` reads it: per sample
     (under ``--batch`` the per-sample values are compared) and on the YAML's input (under
     ``--input`` nothing is compared: ok is None)."""
     compared = not report.input_override
-    failed = {f.what for f in check_report(report)} if compared else set()
-    totals = declared_totals(report)
+    failed = {f.what for f in check_report(report, options=options)} if compared else set()
+    expect = parse_expect(report.expect, report.bindings)
+    totals = declared_totals(report, options, expect)
     rows = []
-    for key, (want, _) in parse_expect(report.expect, report.bindings).items():
+    for key, (want, _) in expect.items():
         if key == "output":
             computed = list(report.output.dims)
         elif key == "rf":
             computed = list(report.rf.size)
+        elif key == "sizes":
+            want, computed = want.text(), _sizes(report).text(ascii=True)
         else:
             computed = totals[key]
         rows.append((key, want, computed, key not in failed if compared else None))
     return rows
 
 
-def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]:
+def check_report(report, budgets: dict[str, int] | None = None, *,
+                 options: dict | None = None) -> list[Finding]:
     """Compare a walked network with its ``expect:`` (about the network as declared: per
-    sample, on the YAML's input, with ``--set`` bindings) and with command-line budgets."""
+    sample, on the YAML's input, with ``--set`` bindings) and with command-line budgets
+    (the memory budgets at the report's batch). ``options``: dtype and optimizer (SPEC §8)."""
     findings: list[Finding] = []
     expect = parse_expect(report.expect, report.bindings)
-    totals = declared_totals(report)
+    totals = declared_totals(report, options, expect)
     for key, (want, loc) in expect.items():
         if key == "output":
             actual = list(report.output.dims)
@@ -206,18 +318,69 @@ def check_report(report, budgets: dict[str, int] | None = None) -> list[Finding]
                 findings.append(Finding(loc, "rf", "receptive field: expected "
                                         + " × ".join(w.text() for w in wants) + ", got "
                                         + " × ".join(fmt(s) for s in sizes), want, sizes))
+        elif key == "sizes":
+            got = _sizes(report)
+            if not want.matches(got):
+                findings.append(Finding(loc, "sizes", f"input sizes: expected {want.text()}, "
+                                        f"got {got.text(ascii=True)}", want.text(),
+                                        got.text(ascii=True)))
         else:
-            findings.extend(_compare(key, want, totals[key], loc))
-    for key, limit in (budgets or {}).items():
-        findings.extend(_compare(key, Bound(max=limit), report.totals[key], None, budget=True))
+            findings.extend(_compare(key, want, totals[key], loc, report))
+    budgets = budgets or {}
+    if any(k in BYTE_KEYS for k in budgets):
+        mem = memory_totals(report, options, training="train_memory" in budgets)
+    for key, limit in budgets.items():
+        actual = mem[key] if key in BYTE_KEYS else report.totals[key]
+        findings.extend(_compare(key, Bound(max=limit), actual, None, report, budget=True))
     return findings
 
 
-def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> list[Finding]:
-    label = {"macs": "MACs", "flops": "FLOPs"}.get(key, key)
+# the budget options (SPEC §1.3, §8) and how findings name the quantities
+BUDGET_OPTIONS = {"params": "--max-params", "macs": "--max-macs", "flops": "--max-flops",
+                  "peak_memory": "--max-memory", "train_memory": "--max-train-memory"}
+LABELS = {"macs": "MACs", "flops": "FLOPs", "peak_memory": "peak memory",
+          "train_memory": "train memory", "train_macs": "train MACs"}
+
+
+def _amount(key: str, value: int) -> str:
+    if key in BYTE_KEYS:
+        from .render.memory import human_bytes
+
+        return f"{value:,} B ({human_bytes(value)})"
+    return f"{value:,}"
+
+
+def _sizes(report):
+    """The network's valid input sizes, every spatial axis the same n (SPEC §6)."""
+    from .sizes import analyse
+
+    return analyse(report.spec, sets=report.bindings)
+
+
+def _example_size(report, names) -> int:
+    """A size to suggest binding a symbol to: the valid size nearest 224 (U-Net's nearest
+    is 220: 224 would stop at a concat)."""
+    from .errors import ConvcalcError
+    from .sizes import nearest_valid, symbol_rules
+
+    try:
+        rules = dict(symbol_rules(report.spec, sets=report.bindings) or [])
+    except ConvcalcError:
+        return 224
+    rule = rules.get(names[0])
+    best = None if rule is None else nearest_valid(rule, 224)
+    return 224 if best is None else best
+
+
+def _compare(key: str, want: Bound, actual: Any, loc, report=None,
+             budget: bool = False) -> list[Finding]:
+    label = LABELS.get(key, key)
     if actual is None or is_symbolic(actual):
         names = sorted(free_names(actual)) if actual is not None else []
-        bind = (f"bind {' and '.join(names)} with --set, e.g. --set {names[0]}=224" if names
+        example = 224 if report is None or report.spec is None or not names else \
+            _example_size(report, names)
+        bind = (f"bind {' and '.join(names)} with --set, e.g. --set {names[0]}={example}"
+                if names
                 else "declare it for a numeric input")
         return [Finding(loc, key, f"{label}: cannot check a symbolic value "
                                   f"({fmt(actual)}); {bind}",
@@ -225,13 +388,15 @@ def _compare(key: str, want: Bound, actual: Any, loc, budget: bool = False) -> l
     if want.holds(actual):
         return []
     if budget:
-        return [Finding(loc, key, f"{label} {actual:,} is over the budget --max-{key} "
-                                  f"{want.max:,} (by {actual - want.max:,})", want.max, actual)]
+        return [Finding(loc, key, f"{label} {_amount(key, actual)} is over the budget "
+                                  f"{BUDGET_OPTIONS[key]} {_amount(key, want.max)} (by "
+                                  f"{actual - want.max:,})", want.max, actual)]
     diff = ""
     if want.exact is not None:
         diff = f" (off by {actual - want.exact:+,})"
-    return [Finding(loc, key, f"{label}: expected {want.text()}, got {actual:,}{diff}",
-                    want, actual)]
+    unit = " B" if key in BYTE_KEYS else ""
+    return [Finding(loc, key, f"{label}: expected {want.text()}{unit}, got "
+                              f"{_amount(key, actual)}{diff}", want, actual)]
 
 
 def _shape(dims) -> str:
@@ -249,10 +414,11 @@ class CheckResult:
 
 
 def run_checks(files: list[str], budgets: dict[str, int] | None = None,
-               sets: dict[str, int] | None = None) -> list[CheckResult]:
+               sets: dict[str, int] | None = None, *, batch: int = 1,
+               options: dict | None = None) -> list[CheckResult]:
     """Every file checked (all of them, even after a failure). A ``--set`` name that no file
     declares is a usage error (unless a file is invalid: it may be the one that declares it)."""
-    results = [run_check(f, budgets, sets) for f in files]
+    results = [run_check(f, budgets, sets, batch=batch, options=options) for f in files]
     bound = {name for r in results for name in r.bound}
     unbound = [name for name in sets or {} if name not in bound]
     if unbound and not any(r.status == "invalid" for r in results):
@@ -262,7 +428,8 @@ def run_checks(files: list[str], budgets: dict[str, int] | None = None,
 
 
 def run_check(path: str, budgets: dict[str, int] | None = None,
-              sets: dict[str, int] | None = None) -> CheckResult:
+              sets: dict[str, int] | None = None, *, batch: int = 1,
+              options: dict | None = None) -> CheckResult:
     """Load, walk and check one file; every user error becomes an 'invalid' result.
     ``sets`` binds the vars and input symbols this file declares; the others are left to the
     other files (the caller reports a name no file declares)."""
@@ -276,8 +443,8 @@ def run_check(path: str, budgets: dict[str, int] | None = None,
         net = load(path)
         names = settable_names(net)
         bound = tuple(k for k in (sets or {}) if k in names)
-        report = walk(net, sets={k: sets[k] for k in bound})
-        findings = check_report(report, budgets)
+        report = walk(net, sets={k: sets[k] for k in bound}, batch=batch)
+        findings = check_report(report, budgets, options=options)
     except ConvcalcError as err:
         if err.loc is None:
             err.loc = Loc(file)

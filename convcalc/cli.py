@@ -124,6 +124,30 @@ def _value(text: str, option: str = "--arg"):
         return text
 
 
+DTYPE_HELP = "bytes per element: fp32 (default), fp16, bf16, fp64 or int8 (SPEC §8)."
+TRAINING_HELP = "add the training columns: train MACs, saved activations, train memory."
+OPTIMIZER_HELP = "optimizer state per parameter: sgd (0), momentum (1), adam (2, default), " \
+                 "adamw (2); with --training."
+
+
+def _memory_options(dtype: str, optimizer: Optional[str], training: bool,
+                    needs_training: bool = True) -> dict:
+    """--dtype and --optimizer checked, as memory.analyse's keywords."""
+    from .errors import did_you_mean
+    from .memory import DTYPES, OPTIMIZERS
+
+    if dtype not in DTYPES:
+        raise SpecError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}",
+                        hint=did_you_mean(dtype.lower(), DTYPES))
+    if optimizer is not None:
+        if optimizer not in OPTIMIZERS:
+            raise SpecError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got "
+                            f"{optimizer!r}", hint=did_you_mean(optimizer.lower(), OPTIMIZERS))
+        if needs_training and not training:
+            raise SpecError("--optimizer needs --training", hint="add --training")
+    return {"dtype": dtype, "optimizer": optimizer or "adam"}
+
+
 def _fail(err: ConvcalcError):
     from .render import error
 
@@ -161,10 +185,15 @@ def layer(
                                       "finds the one missing of p, k, s, d (or op)."),
     arg: List[str] = typer.Option([], "--arg", "-a", help="any other key of the op, "
                                   "KEY=VALUE (e.g. -a mult=2, -a mode=bilinear)."),
+    dtype: str = typer.Option("fp32", "--dtype", help=DTYPE_HELP),
+    training: bool = typer.Option(False, "--training", help=TRAINING_HELP),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help=OPTIMIZER_HELP),
     format: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
 ) -> None:
     try:
-        _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
+        options = _memory_options(dtype, optimizer, training)
+        _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format,
+               options, training)
     except ConvcalcError as err:
         from .ops import INFERRED_KEYS
 
@@ -186,7 +215,8 @@ def _no_cout(opdef) -> SpecError:
                      f"input channels", hint="give those with --cin")
 
 
-def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format):
+def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format,
+           options=None, training=False):
     from .core import Shape
     from . import ops
 
@@ -287,11 +317,14 @@ def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format)
     from .walk import layer_report
     from . import render
 
+    from .memory import layer_memory
+
     report = layer_report(type_, x, raw)
+    mem = layer_memory(report, training=training, **(options or {}))
     if format == "json":
-        print(render.layer_json(report))
+        print(render.layer_json(report, mem))
     else:
-        render.print_layer(report)
+        render.print_layer(report, mem)
 
 
 NET_FORMATS = ("table", "json", "csv", "markdown")
@@ -318,9 +351,15 @@ def net(
                                         "than N into one row each (0 = top-level items)."),
     format: str = typer.Option("table", "--format", "-f", help="table, json, csv or "
                                "markdown."),
+    dtype: str = typer.Option("fp32", "--dtype", help=DTYPE_HELP),
+    training: bool = typer.Option(False, "--training", help=TRAINING_HELP),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help=OPTIMIZER_HELP),
+    fit: Optional[str] = typer.Option(None, "--fit", help="with --training: the largest "
+                                      "batch whose train memory fits SIZE (24GiB, 512MB)."),
 ) -> None:
     try:
-        _net(file, input, set_, batch, depth, format)
+        options = _memory_options(dtype, optimizer, training)
+        _net(file, input, set_, batch, depth, format, options, training, fit)
     except ConvcalcError as err:
         _fail(err)
 
@@ -354,8 +393,8 @@ def parse_input_option(text: str | None) -> list | None:
     return override
 
 
-def _net(file, input, set_, batch, depth, format):
-    from . import render
+def _net(file, input, set_, batch, depth, format, options=None, training=False, fit=None):
+    from . import memory, render
     from .spec import load
     from .walk import collapse, walk
 
@@ -365,18 +404,46 @@ def _net(file, input, set_, batch, depth, format):
         raise SpecError(f"--batch must be positive, got {batch}")
     if depth is not None and depth < 0:
         raise SpecError(f"--depth must be 0 or more, got {depth}")
+    options = options or {"dtype": "fp32", "optimizer": "adam"}
+    budget = None
+    if fit is not None:
+        from .check import byte_size
+
+        if not training:
+            raise SpecError("--fit needs --training", hint="add --training")
+        if batch != 1:
+            raise SpecError("--fit finds the batch: it takes no --batch",
+                            hint="drop --batch")
+        if format not in ("table", "json"):
+            raise SpecError(f"--fit prints table or json, got --format {format}")
+        budget = byte_size(fit, None, "--fit")
     sets = parse_sets(set_)
     override = parse_input_option(input)
-    report = walk(load(file), input_override=override, sets=sets, batch=batch)
+    net = load(file)
+    if budget is not None:
+        def at(b):
+            return walk(net, input_override=override, sets=sets, batch=b)
+
+        answer = memory.fit_batch(at, budget, **options)
+        print(render.fit_output(at(1), budget, answer, options, format))
+        return
+    report = walk(net, input_override=override, sets=sets, batch=batch)
+    mem = memory.analyse(report, training=training, **options)
     rows = report.rows if depth is None else collapse(report, depth)
+    mem_rows = mem.rows if depth is None else memory.collapse_rows(report, mem, depth)
     if format == "json":
-        print(render.net_json(report, rows))
+        print(render.net_json(report, rows, mem, mem_rows))
     elif format == "csv":
-        sys.stdout.write(render.net_csv(report, rows))
+        sys.stdout.write(render.net_csv(report, rows, mem, mem_rows))
     elif format == "markdown":
-        sys.stdout.write(render.net_markdown(report, rows))
+        sys.stdout.write(render.net_markdown(report, rows, mem, mem_rows))
     else:
-        render.print_net(report, rows)
+        valid = None
+        if report.assumptions:  # symbolic sizes assumed equal: say for which inputs they are
+            from .sizes import symbol_rules
+
+            valid = symbol_rules(net, input_override=override, sets=sets)
+        render.print_net(report, rows, valid, mem, mem_rows)
 
 
 @app.command("import", help="A real model → a YAML network (SPEC §7): an ONNX file "
@@ -436,11 +503,21 @@ def check(
                                              "25000000."),
     max_macs: Optional[str] = typer.Option(None, "--max-macs", help="budget: 4.5G."),
     max_flops: Optional[str] = typer.Option(None, "--max-flops", help="budget: 9G."),
+    max_memory: Optional[str] = typer.Option(None, "--max-memory", help="budget of the "
+                                             "inference peak: 8GiB, 512MB."),
+    max_train_memory: Optional[str] = typer.Option(None, "--max-train-memory", help="budget "
+                                                   "of the train memory at --batch: 24GiB."),
+    batch: int = typer.Option(1, "--batch", help="batch size of the budgets (expect: is "
+                              "compared per sample)."),
+    dtype: str = typer.Option("fp32", "--dtype", help=DTYPE_HELP),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="optimizer state per "
+                                            "parameter: sgd, momentum, adam (default), "
+                                            "adamw."),
     set_: List[str] = typer.Option([], "--set", help="bind a symbol or var: H=224 "
                                    "(repeatable; in every file that declares it)."),
     format: str = typer.Option("text", "--format", "-f", help="text, github or json."),
 ) -> None:
-    from .check import quantity, run_checks
+    from .check import byte_size, quantity, run_checks
     from .spec import STDIN
     from . import render
 
@@ -448,17 +525,24 @@ def check(
         if format not in CHECK_FORMATS:
             raise SpecError(f"--format must be one of {', '.join(CHECK_FORMATS)}, got "
                             f"{format!r}")
+        if batch < 1:
+            raise SpecError(f"--batch must be positive, got {batch}")
+        options = _memory_options(dtype, optimizer, True)
         budgets = {}
         for key, text in (("params", max_params), ("macs", max_macs), ("flops", max_flops)):
             if text is not None:
                 budgets[key] = quantity(text, None, f"--max-{key}")
+        for key, option, text in (("peak_memory", "--max-memory", max_memory),
+                                  ("train_memory", "--max-train-memory", max_train_memory)):
+            if text is not None:
+                budgets[key] = byte_size(text, None, option)
         sets = parse_sets(set_)
         if files.count(STDIN) > 1:
             raise SpecError("standard input ('-') can be read once", hint="give '-' once")
     except ConvcalcError as err:
         _fail(err)
     try:
-        results = run_checks(files, budgets, sets)
+        results = run_checks(files, budgets, sets, batch=batch, options=options)
     except ConvcalcError as err:
         _fail(err)
     sys.stdout.write(render.check_output(results, format))
@@ -476,8 +560,15 @@ def diff(
     old: str = typer.Argument(..., help="the old network YAML."),
     new: str = typer.Argument(..., help="the new network YAML."),
     format: str = typer.Option("table", "--format", "-f", help="table, markdown or json."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="compare the memory totals "
+                                        "too, at these bytes per element: fp32, fp16, "
+                                        "bf16, fp64 or int8."),
+    training: bool = typer.Option(False, "--training", help="compare the memory and "
+                                  "training totals too: train MACs, saved activations, "
+                                  "train memory."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help=OPTIMIZER_HELP),
 ) -> None:
-    from . import render
+    from . import memory, render
     from .diff import diff_reports
     from .spec import STDIN, load
     from .walk import walk
@@ -485,14 +576,79 @@ def diff(
     try:
         if format not in ("table", "markdown", "json"):
             raise SpecError(f"--format must be table, markdown or json, got {format!r}")
+        options = _memory_options(dtype or "fp32", optimizer, training)
         if old == new == STDIN:
             raise SpecError("standard input ('-') can be read once", hint="give '-' once")
-        d = diff_reports(walk(load(old)), walk(load(new)))
+        a, b = walk(load(old)), walk(load(new))
+        d = diff_reports(a, b)
+        mems = tuple(memory.analyse(r, training=training, **options) for r in (a, b)) \
+            if training or dtype is not None else None
     except ConvcalcError as err:
         _fail(err)
-    text = render.diff_output(d, format)
+    text = render.diff_output(d, format, mems)
     if text is not None:
         sys.stdout.write(text)
+
+
+@app.command(help="Which input sizes the network accepts: the exact rule (period, residues, "
+                  "minimum, isolated sizes), the valid sizes in a range, and the nearest "
+                  "valid sizes to N with the output each gives.\n\n"
+                  "  convcalc sizes examples/unet.yaml --near 224")
+def sizes(
+    file: str = typer.Argument(..., help="network YAML; - reads standard input."),
+    range_: str = typer.Option("1..1024", "--range", help="list the valid sizes in LO..HI."),
+    near: Optional[int] = typer.Option(None, "--near", help="the closest valid sizes below "
+                                       "and above N, with their output shapes."),
+    axis: str = typer.Option("all", "--axis", help="vary one axis (H, W, its symbol), the "
+                             "others as declared; default all: every axis the same n."),
+    input: Optional[str] = typer.Option(None, "--input", help="override the YAML input (the "
+                                        "reference size for size-dependent weights)."),
+    set_: List[str] = typer.Option([], "--set", help="bind a symbol or var: H=224 "
+                                   "(repeatable)."),
+    format: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+) -> None:
+    try:
+        _sizes_command(file, range_, near, axis, input, set_, format)
+    except ConvcalcError as err:
+        _fail(err)
+
+
+MAX_RANGE = 1_000_000
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*\.\.\s*(\d+)\s*", text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise SpecError(f"--range: expected LO..HI with 1 <= LO <= HI, got {text!r}",
+                        hint="write 1..1024")
+    lo, hi = int(m.group(1)), int(m.group(2))
+    if hi - lo + 1 > MAX_RANGE:
+        raise SpecError(f"--range: {hi - lo + 1:,} sizes, more than {MAX_RANGE:,}",
+                        hint="list a narrower range; the rule covers every size")
+    return lo, hi
+
+
+def _sizes_command(file, range_, near, axis, input, set_, format):
+    from .render.sizes import sizes_json, sizes_table
+    from .sizes import analyse, near as near_sizes
+    from .spec import load
+
+    if format not in ("table", "json"):
+        raise SpecError(f"--format must be table or json, got {format!r}")
+    lo, hi = parse_range(range_)
+    if near is not None and near < 1:
+        raise SpecError(f"--near must be a positive size, got {near}")
+    sets = parse_sets(set_)
+    override = parse_input_option(input)
+    net = load(file)
+    result = analyse(net, axis=axis, input_override=override, sets=sets)
+    valid = result.in_range(lo, hi)
+    close = [] if near is None else near_sizes(net, result, near, input_override=override,
+                                                sets=sets)
+    if format == "json":
+        print(sizes_json(result, lo, hi, valid, near, close))
+    else:
+        sys.stdout.write(sizes_table(result, net.name, lo, hi, valid, near, close))
 
 
 @app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "

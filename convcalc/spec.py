@@ -488,7 +488,9 @@ MODIFIERS = ("name", "times", "from")
 STRUCTURES = ("residual", "parallel")
 MERGES = ("add", "concat", "mul")
 TOP_KEYS = ("name", "input", "vars", "blocks", "layers", "expect", "version", "description")
-EXPECT_KEYS = ("output", "params", "macs", "flops", "activations", "rf")
+EXPECT_KEYS = ("output", "params", "macs", "flops", "activations", "rf",
+               "sizes",  # sizes: SPEC §6, the valid input sizes as a progression
+               "peak_memory", "train_memory", "train_macs")  # SPEC §8
 MAX_TIMES = 100_000
 # a tensor name: a word, or dot-separated words after it, as module paths are (layer1.0.conv1;
 # SPEC §7 names imported layers after them); the first character is not a digit, so a name

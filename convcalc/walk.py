@@ -96,6 +96,7 @@ class Report:
     bindings: dict = field(default_factory=dict)  # --set values, for expectations
     input_override: bool = False  # --input replaced the declared input
     out: int = INPUT  # the row whose output is the network's output (INPUT: no layers)
+    spec: Any = field(default=None, compare=False, repr=False)  # the network walked
 
     def readers(self) -> list[list[int]]:
         """For each row, the rows that read its output (the graph's edges reversed)."""
@@ -222,15 +223,26 @@ def settable_names(net, override: list | None = None) -> set[str]:
     return names
 
 
+def input_shape(net, override: list | None = None, sets: dict[str, int] | None = None
+                ) -> Shape:
+    """The network's input shape as the walk reads it: vars evaluated, ``--set`` bound."""
+    return _Walker(net, override, sets or {}, 1).input_shape()
+
+
 def walk(net, *, input_override: list | None = None, sets: dict[str, int] | None = None,
-         batch: int = 1) -> Report:
-    """Thread shapes, costs and receptive fields through a parsed network."""
-    return _Walker(net, input_override, sets or {}, batch).run()
+         batch: int = 1, merges: list | None = None) -> Report:
+    """Thread shapes, costs and receptive fields through a parsed network.
+
+    ``merges``: a list to record every merge in, as ``(row index, how, input shapes)``; with
+    it, numeric sizes that differ at a merge do not stop the walk (the first input's shape
+    goes on) — the sizes analysis (``sizes.py``) judges the merges from the record."""
+    return _Walker(net, input_override, sets or {}, batch, merges).run()
 
 
 class _Walker:
-    def __init__(self, net, input_override, sets, batch) -> None:
+    def __init__(self, net, input_override, sets, batch, merges=None) -> None:
         self.net = net
+        self.merges = merges
         self.rows: list[Row] = []
         self.assumptions: list[str] = []
         self.reps = 1  # product of the enclosing items' ``times``
@@ -240,15 +252,20 @@ class _Walker:
         self.batch = batch
         self.input_override = input_override
 
-    def run(self) -> Report:
-        net = self.net
+    def input_shape(self) -> Shape:
         env: dict[str, Any] = {}
-        for name, y in net.vars.items():
+        for name, y in self.net.vars.items():
             # --set binds a var before the vars that depend on it are computed
             env[name] = self.sets[name] if name in self.sets else self.value(y, env, "expr")
         for name, value in self.sets.items():
             env[name] = value
-        x_shape = parse_input(net, env, self.input_override)
+        self.env = env
+        return parse_input(self.net, env, self.input_override)
+
+    def run(self) -> Report:
+        net = self.net
+        x_shape = self.input_shape()
+        env = self.env
         unused = set(self.sets) - settable_names(net, self.input_override)
         if unused:
             raise SpecError(f"--set {sorted(unused)[0]}: no var or input symbol of that name "
@@ -261,7 +278,7 @@ class _Walker:
         return Report(net.name, net.file, x_shape, x.shape, tuple(self.rows), x.rf,
                       self.batch, tuple(dict.fromkeys(self.assumptions)),
                       {k: v for k, v in net.expect.items()}, dict(self.sets),
-                      self.input_override is not None, x.src)
+                      self.input_override is not None, x.src, net)
 
     # -- values --------------------------------------------------------------------------
 
@@ -516,6 +533,8 @@ class _Walker:
 
     def merge_shapes(self, how, shapes, loc, context, names) -> Shape:
         first = shapes[0]
+        if self.merges is not None:
+            self.merges.append((len(self.rows), how, tuple(shapes)))
         spatial = list(first.spatial)
         for shape, name in zip(shapes[1:], names[1:]):
             same_rank = shape.rank == first.rank
@@ -528,7 +547,7 @@ class _Walker:
                     self.same(a, b, spatial, i) for i, (a, b) in
                     enumerate(zip(first.spatial, shape.spatial)))
                 what = "shapes"
-            if not ok:
+            if not ok and self.merges is None:
                 raise ShapeError(f"{context}: {names[0]} gives {first} but {name} gives "
                                  f"{shape}" + ("" if how != "concat" else
                                                f" ({what} must match to concat)"), loc=loc)

@@ -233,7 +233,11 @@ def test_json_with_batch_still_adds_up(net):
     assert four["totals"] == {"params": one["totals"]["params"],
                               "macs": 4 * one["totals"]["macs"],
                               "flops": 4 * one["totals"]["flops"],
-                              "activations": 4 * one["totals"]["activations"]}
+                              "activations": 4 * one["totals"]["activations"],
+                              # SPEC §8: params do not scale; every activation tensor does
+                              "param_bytes": one["totals"]["param_bytes"],
+                              "peak_inference_bytes": 4 * one["totals"][
+                                  "peak_inference_bytes"]}
     assert four["layers"][0]["output"] == one["layers"][0]["output"]  # per sample
     assert_totals_are_layer_sums(four)
 

@@ -44,11 +44,14 @@ def test_markdown_code_formats_formulas(tmp_path, capsys, monkeypatch):
     lines = out.splitlines()
     assert lines[0] == ("**x\\*y\\|z\\_w**: `3×H×W` → `16×(H//2)×(W//2)` — params 448, MACs "
                         "`432*H*W`, FLOPs `864*H*W + 48*(H//2)*(W//2)`")
+    # live bytes (fp32): conv 4*(3 + 16)*H*W; maxpool 4*(3*H*W + 16*H*W + 16*(H//2)*(W//2))
     assert lines[4:7] == [
-        "| 0 | 0 | conv | `3×H×W` | `16×H×W` | 448 | `432*H*W` | `864*H*W` | 3×3 | 1×1 |",
+        "| 0 | 0 | conv | `3×H×W` | `16×H×W` | 448 | `432*H*W` | `864*H*W` | 3×3 | 1×1 "
+        "| `76*H*W B` |",
         "| 1 | 1 | maxpool | `16×H×W` | `16×(H//2)×(W//2)` | 0 | 0 | `48*(H//2)*(W//2)` | 4×4 "
-        "| 2×2 |",
-        "| | **total** | | | | **448** | **`432*H*W`** | **`864*H*W + 48*(H//2)*(W//2)`** | | |"]
+        "| 2×2 | `76*H*W + 64*(H//2)*(W//2) B` |",
+        "| | **total** | | | | **448** | **`432*H*W`** | **`864*H*W + 48*(H//2)*(W//2)`** | | "
+        "| |"]
 
 
 def _outside_code(markdown: str) -> str:

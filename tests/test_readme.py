@@ -382,6 +382,28 @@ def _check_unet_572(run, data):
     assert run.out.splitlines()[-1] == "1 file, all ok"
 
 
+def _resnet50_training(run, data):
+    # torchvision's ResNet-50 (REFERENCE.md): 25,557,032 params, 4,089,184,256 MACs per sample
+    params, macs, batch, bf16 = 25_557_032, 4_089_184_256, 32, 2
+    t = data["totals"]
+    assert t["param_bytes"] == params * bf16 == data["gradient_bytes"]  # 48.7 MiB
+    assert round(params * bf16 / 2**20, 1) == 48.7
+    assert data["optimizer_bytes"] == 2 * params * bf16  # Adam: two moments
+    # forward + weight gradient + input gradient, except conv1's input gradient (it reads the
+    # image): conv1 is 64·3·7·7 weights at 112×112
+    conv1 = 64 * 3 * 7 * 7 * 112 * 112
+    assert t["train_macs"] == batch * (3 * macs - conv1) == 388_785_242_112
+    # the peak: layer1's first shortcut BatchNorm runs with the image, the body's output and
+    # the shortcut conv's output (256×56×56 each) and its own
+    assert t["peak_inference_bytes"] == batch * bf16 * (3 * 224 * 224 + 3 * 256 * 56 * 56)
+    assert round(t["peak_inference_bytes"] / 2**20) == 156 and data["peak_layer"] == 13
+    # train memory = params + gradients + Adam's state + saved activations (the saved bytes
+    # equal PyTorch's saved_tensors_hooks count: tests/test_memory_oracle.py)
+    assert t["train_memory_bytes"] == 4 * params * bf16 + t["saved_activation_bytes"]
+    assert round(t["saved_activation_bytes"] / 2**30, 2) == 1.30
+    assert round(t["train_memory_bytes"] / 2**30, 2) == 1.49
+
+
 def _ops_conventions(run, data):
     # the full statement: every clause of the conventions, one per line
     from convcalc.core import CONVENTIONS
@@ -422,12 +444,82 @@ def _check_lenet5_budget(run, data):
     assert run.out.splitlines()[-1] == "1 file, 1 failed"
 
 
+def unet_output(n: int) -> int | None:
+    """U-Net (examples/unet.yaml) at n×n by PyTorch's formulas, or None where it does not run:
+    valid 3×3 conv n - 2, 2×2 pool floor(n/2), 2×2 stride-2 up-conv (x - 1)*2 + 2 = 2x, and
+    each level's concat needs the cropped skip (crops 4, 16, 40, 88 per side) to equal the
+    up-conv's output."""
+    skips, x = [], n
+    for _ in range(4):
+        x -= 4  # two valid 3×3 convs
+        if x < 2:
+            return None
+        skips.append(x)
+        x //= 2
+    x -= 4  # the bottom's two convs
+    for skip, crop in zip(reversed(skips), (4, 16, 40, 88)):
+        if x < 1 or skip - 2 * crop != 2 * x:
+            return None
+        x = 2 * x - 4
+    return x if x >= 1 else None
+
+
+def _sizes_unet(run, data):
+    # n = 16·m + 124, m ≥ 4: the sizes where the arithmetic above runs, and the printed rule
+    assert data["valid"] == [n for n in range(1, 1025) if unet_output(n) is not None]
+    assert data["valid"] == [16 * m + 124 for m in range(4, (1024 - 124) // 16 + 1)]
+    assert (data["period"], data["min"]) == (16, 16 * 4 + 124)
+    _shown(run, "rule n = 16·m + 124, m ≥ 4 (188, 204, 220, …)")
+
+
+def _sizes_unet_near(run, data):
+    # 220 → 2×36×36 below, 236 → 2×52×52 above: the valid sizes either side of 224 and the
+    # output the arithmetic gives there (n - 184, the paper's 572 → 388)
+    below = max(n for n in range(1, 225) if unet_output(n) is not None)
+    above = min(n for n in range(224, 1025) if unet_output(n) is not None)
+    assert (below, above) == (220, 236)
+    assert data["near"]["below"] == {"n": below, "drops": False,
+                                     "output": [2, unet_output(below), unet_output(below)]}
+    assert data["near"]["above"]["output"] == [2, unet_output(above), unet_output(above)]
+    assert unet_output(220) == 36 and unet_output(236) == 52
+
+
+def _sizes_unet_padded(run, data):
+    # the multiples of 16: padded convs keep the size, and each concat needs 2*(x//2) = x
+    # after every one of the four pools
+    def ok(n):
+        x = n
+        for _ in range(4):
+            if x < 2 or x % 2:
+                return False
+            x //= 2
+        return True
+    assert data["valid"] == [n for n in range(1, 1025) if ok(n)] == list(range(16, 1025, 16))
+
+
+def _sizes_lenet(run, data):
+    # 32 ≤ n ≤ 35: C5 is 5×5 on ((n - 4)//2 - 4)//2; its output must be 1×1 (120 features
+    # for F6, built at 32×32)
+    c5 = lambda n: ((n - 4) // 2 - 4) // 2 - 4  # noqa: E731
+    assert data["valid"] == [n for n in range(1, 1025) if n >= 14 and c5(n) == 1]
+    assert data["valid"] == [32, 33, 34, 35] and data["rule"] == "32 ≤ n ≤ 35"
+
+
+def _sizes_vgg(run, data):
+    # every n ≥ 32: 3×3 convs with p = 1 keep the size, five 2×2 pools need n//2**5 ≥ 1, and
+    # the adaptive pooling to 7×7 makes the linear layers' input the same at every size
+    assert data["valid"] == [n for n in range(1, 65) if n // 2**5 >= 1] == list(range(32, 65))
+    assert data["rule"] == "every n ≥ 32"
+
+
 TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it checks, ...)
     # written inline in the prose
     "convcalc check examples/unet.yaml --set H=572 --set W=572 --max-macs 200G":
         Entry(_check_unet_572),
     "convcalc ops --conventions": Entry(_ops_conventions, json=None),
     "convcalc net examples/vgg16.yaml": Entry(_net_vgg16),
+    "convcalc net examples/resnet50.yaml --training --batch 32 --dtype bf16":
+        Entry(_resnet50_training),
     "convcalc layer --k 3 --s 2 --p 1 --n 224": Entry(_layer_112, "112×112"),
     "convcalc layer --k 3 --p 1 --n 56 --cin 64 --cout 128":
         Entry(_layer_params_73856, "params 73,856"),
@@ -461,6 +553,14 @@ TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it ch
     "convcalc layer -t adaptive_avgpool -a out=7 --n 13 --cin 256": Entry(_adaptive),
     "convcalc layer -t upsample -a scale=2 -a mode=bilinear --n 28 --cin 64": Entry(_upsample),
     "convcalc layer -t linear --cin 3 --cout 2": Entry(_linear, "6 MACs, 12 FLOPs"),
+    "convcalc sizes examples/unet.yaml":
+        Entry(_sizes_unet, "n = 16·m + 124, m ≥ 4 (188, 204, 220, …)"),
+    "convcalc sizes examples/unet.yaml --near 224":
+        Entry(_sizes_unet_near, "220 → 2×36×36 below, 236 → 2×52×52 above"),
+    "convcalc sizes examples/unet_padded.yaml": Entry(_sizes_unet_padded, "the multiples of 16"),
+    "convcalc sizes examples/lenet5.yaml":
+        Entry(_sizes_lenet, "32 ≤ n ≤ 35: flatten, then linear"),
+    "convcalc sizes examples/vgg16.yaml --range 1..64": Entry(_sizes_vgg, "every n ≥ 32"),
     # the GitHub Actions step, on examples/*.yaml: some examples are over 5G MACs → exit 1
     "convcalc check --format github --max-macs 5G models/*.yaml": Entry(_github_budget, code=1),
     # Import from ONNX (the onnx extra)
@@ -535,7 +635,9 @@ def test_readme_command_runs_and_its_comment_holds(text, runs):
     entry.check(run, data)
     for number in re.findall(r"\d[\d,]*\d|\d", entry.comment):  # and the user sees it
         forms = {number, number.replace(",", "")}
-        assert any(re.search(rf"(?<![\d,]){re.escape(f)}(?![\d,])", run.out) for f in forms), \
+        # not part of a longer number (a comma then a digit is a thousands separator; a
+        # comma then a space ends a list item: "16·m + 124, m ≥ 4")
+        assert any(re.search(rf"(?<![\d,]){re.escape(f)}(?!\d|,\d)", run.out) for f in forms), \
             (number, run.out)
 
 
@@ -620,3 +722,8 @@ def test_the_readme_python_example_runs_and_its_comments_hold(monkeypatch):
     out = (224 + 2 * 1 - 3) // 2 + 1
     assert f"128×{out}×{out}, {128 * 64 * 9 + 128}, {128 * 64 * 9 * out * out}, " \
            f"{(2 * 64 * 9 - 1 + 1) * 128 * out * out}" in README.read_text(encoding="utf-8")
+    # VGG-16's inference peak in bf16 is at the first ReLU (row 1): the image, conv1_1's
+    # output and the ReLU's, 2 bytes each; the ReLU saves its output (SPEC §8, no in-place)
+    peak = 2 * (3 * 224 * 224 + 2 * 64 * 224 * 224)
+    assert f"# {peak}, 1\n" in README.read_text(encoding="utf-8")
+    assert f"# {peak}, {2 * 64 * 224 * 224}\n" in README.read_text(encoding="utf-8")

@@ -111,10 +111,10 @@ class ModulatedDeformConv2d(nn.Module):
         ho, wo = om.shape[-2:]
         dy, dx = om[:, 0:2 * kk:2], om[:, 1:2 * kk:2]
         mask = torch.sigmoid(om[:, 2 * kk:])
-        taps = torch.arange(k, dtype=x.dtype) * self.d
+        taps = torch.arange(k, dtype=x.dtype, device=x.device) * self.d
         ky, kx = torch.meshgrid(taps, taps, indexing="ij")
-        ys = torch.arange(ho, dtype=x.dtype) * self.s - self.p
-        xs = torch.arange(wo, dtype=x.dtype) * self.s - self.p
+        ys = torch.arange(ho, dtype=x.dtype, device=x.device) * self.s - self.p
+        xs = torch.arange(wo, dtype=x.dtype, device=x.device) * self.s - self.p
         py = ys.view(1, 1, ho, 1) + ky.reshape(1, kk, 1, 1) + dy
         px = xs.view(1, 1, 1, wo) + kx.reshape(1, kk, 1, 1) + dx
         grid = torch.stack([2 * px / max(w - 1, 1) - 1, 2 * py / max(h - 1, 1) - 1], dim=-1)
@@ -310,8 +310,9 @@ def c3d():
         nn.Linear(4096, 487), nn.Softmax(dim=1))
 
 
-def _unet_double(cin, cout):
-    return [nn.Conv2d(cin, cout, 3), nn.ReLU(True), nn.Conv2d(cout, cout, 3), nn.ReLU(True)]
+def _unet_double(cin, cout, p=0):
+    return [nn.Conv2d(cin, cout, 3, padding=p), nn.ReLU(True),
+            nn.Conv2d(cout, cout, 3, padding=p), nn.ReLU(True)]
 
 
 class UNet(nn.Module):
@@ -323,21 +324,21 @@ class UNet(nn.Module):
 
     CROPS = (4, 16, 40, 88)  # for 572×572: 64→56, 136→104, 280→200, 568→392
 
-    def __init__(self):
+    def __init__(self, padding=0, crops=CROPS):
         super().__init__()
         self.down = nn.ModuleList()
         cin = 1
         for i, c in enumerate((64, 128, 256, 512)):
             self.down.append(nn.Sequential(*(([nn.MaxPool2d(2)] if i else []) +
-                                             _unet_double(cin, c))))
+                                             _unet_double(cin, c, padding))))
             cin = c
-        self.bottom = nn.Sequential(nn.MaxPool2d(2), *_unet_double(512, 1024))
+        self.bottom = nn.Sequential(nn.MaxPool2d(2), *_unet_double(512, 1024, padding))
         self.up = nn.ModuleList()
-        for c, crop in zip((512, 256, 128, 64), self.CROPS):
+        for c, crop in zip((512, 256, 128, 64), crops):
             self.up.append(nn.ModuleDict({
                 "upconv": nn.ConvTranspose2d(c * 2, c, 2, 2),
                 "crop": Crop((crop, crop), (crop, crop)),
-                "convs": nn.Sequential(*_unet_double(c * 2, c))}))
+                "convs": nn.Sequential(*_unet_double(c * 2, c, padding))}))
         self.head = nn.Conv2d(64, 2, 1)
 
     def forward(self, x):
@@ -350,6 +351,11 @@ class UNet(nn.Module):
             up = stage["upconv"](x)
             x = stage["convs"](torch.cat([stage["crop"](skip), up], dim=1))
         return self.head(x)
+
+
+def unet_padded():
+    """U-Net with padded 3×3 convs and no crops (examples/unet_padded.yaml)."""
+    return UNet(padding=1, crops=(0, 0, 0, 0))
 
 
 def shufflenet_v1_stage():
@@ -467,6 +473,7 @@ MODELS = {
     "dcgan_generator": (dcgan_generator, (100, 1, 1)),
     "c3d": (c3d, (3, 16, 112, 112)),
     "unet": (UNet, (1, 572, 572)),
+    "unet_padded": (unet_padded, (1, 256, 256)),
     "shufflenet_v1_stage": (shufflenet_v1_stage, (3, 224, 224)),
     "deeplabv3_aspp": (deeplabv3_aspp, (2048, 33, 33)),
     "tcn": (tcn, (88, 128)),

@@ -16,6 +16,8 @@ from typing import Any
 
 from ..core import CONVENTIONS, CONVENTIONS_SHORT, RF, Shape
 from ..dims import fmt
+from .memory import (MEMORY_CONVENTIONS, MEMORY_SHORT, human_bytes, memory_cells,
+                     memory_columns, summary_head, summary_items, summary_lines)
 
 LAYER_SCHEMA = "convcalc.layer/1"
 SOLVE_SCHEMA = "convcalc.solve/2"  # /2: solutions as [first, last] ranges
@@ -108,7 +110,7 @@ def shape_json(shape: Shape) -> list:
 
 # -- convcalc layer -----------------------------------------------------------------------
 
-def layer_json(report) -> str:
+def layer_json(report, mem=None) -> str:
     eff = report.effect
     data = {
         "schema": LAYER_SCHEMA, "op": report.op, "args": jsonable(report.args),
@@ -121,6 +123,14 @@ def layer_json(report) -> str:
                   for name, p in eff.parts],
         "conventions": CONVENTIONS,
     }
+    if mem is not None:
+        data["dtype"] = mem.dtype
+        data["param_bytes"] = jsonable(mem.totals["param_bytes"])
+        data["live_bytes"] = jsonable(mem.rows[0].live_bytes)
+        if mem.training:
+            data["train_macs"] = jsonable(mem.rows[0].train_macs)
+            data["saved_bytes"] = jsonable(mem.rows[0].saved_bytes)
+        data["conventions"] = CONVENTIONS + "; " + MEMORY_CONVENTIONS
     return json.dumps(data, indent=2)
 
 
@@ -136,7 +146,7 @@ def _args_text(args: dict) -> str:
 LONG_VALUE = 30  # characters: a layer value longer than this gets a line of its own
 
 
-def print_layer(report) -> None:
+def print_layer(report, mem=None) -> None:
     eff = report.effect
     title = " ".join(f"{report.op} {_args_text(report.args)} on {shape_text(report.input)}"
                      .split())
@@ -156,6 +166,15 @@ def print_layer(report) -> None:
     for name, part in eff.parts:
         add(f"  {name}", shape_text(part.output),
             [f"params {num(part.params)}, MACs {num(part.macs)}, FLOPs {num(part.flops)}"])
+    if mem is not None and mem.rows[0].live_bytes is not None:
+        m = mem.rows[0]
+        add("memory", human_bytes(m.live_bytes),
+            [f"live: input and output ({mem.dtype}); params "
+             f"{human_bytes(mem.totals['param_bytes'])}"])
+        if mem.training:
+            add("train", num(m.train_macs), ["MACs: forward + weight gradient (the input "
+                                              "needs none)"])
+            add("saved", human_bytes(m.saved_bytes), ["kept by autograd for backward"])
     rf = report.rf
     if not report.input.rank:  # a flat input (linear, bn1d on features): no field to state
         add("RF", "—", ["no spatial axes"])
@@ -181,6 +200,8 @@ def print_layer(report) -> None:
     for i, value in long_values.items():
         lines[i] = f"{fitted[i][0][0].ljust(width)}  {value}"
     lines = [_style(title, BOLD)] + lines
+    if mem is not None and mem.rows[0].live_bytes is not None:
+        lines.append(_style(MEMORY_SHORT, DIM))
     lines.append(_style(CONVENTIONS_SHORT, DIM))
     sys.stdout.write("\n".join(lines) + "\n")
 
@@ -274,6 +295,7 @@ def print_conventions() -> None:
     the per-op table; `convcalc ops` has every op's formulas)."""
     lines = [_style("convcalc counting conventions", BOLD)]
     lines += [f"- {clause}" for clause in CONVENTIONS.split("; ")]
+    lines += [f"- {clause}" for clause in MEMORY_CONVENTIONS.split("; ")]
     lines += ["- --batch multiplies activations, MACs and FLOPs, not params",
               "every op's shape and cost formulas: convcalc ops; the per-op FLOPs table and "
               "the deformable-conv cost model: README, section Conventions"]
@@ -292,11 +314,16 @@ NET_SCHEMA = "convcalc.net/1"
 BAR_WIDTH = 10
 
 
-def row_dict(row) -> dict:
+def row_dict(row, mem=None, training: bool = False) -> dict:
     d = {"index": row.index, "path": row.path, "name": row.name, "op": row.op,
          "input": shape_json(row.input), "output": shape_json(row.output),
          "params": jsonable(row.params), "macs": jsonable(row.macs),
          "flops": jsonable(row.flops), "rf": rf_dict(row.rf)}
+    if mem is not None:
+        d["live_bytes"] = jsonable(mem.live_bytes)
+        if training:
+            d["train_macs"] = jsonable(mem.train_macs)
+            d["saved_bytes"] = jsonable(mem.saved_bytes)
     if row.parts:
         b = getattr(row, "batch", 1)  # a row's MACs/FLOPs carry --batch; so do its parts
         d["parts"] = [{"name": name, "output": shape_json(p.output),
@@ -309,42 +336,67 @@ def _times(x, batch: int):
     return x if x is None or batch == 1 else x * batch
 
 
-def expect_rows(report) -> list[tuple[str, str, str, bool | None]]:
+def expect_rows(report, options: dict | None = None
+                ) -> list[tuple[str, str, str, bool | None]]:
     """(quantity, declared, computed, ok) for each declared expectation, as text."""
-    from ..check import expectations
+    from ..check import BYTE_KEYS, expectations
 
     rows = []
-    for key, want, computed, ok in expectations(report):
+    for key, want, computed, ok in expectations(report, options):
         if key == "output":
             declared, shown = str(Shape(want[0], tuple(want[1:]))), str(report.output)
         elif key == "rf":
             declared = ("×".join(w.text() for w in want) if isinstance(want, list)
                         else want.text())
             shown = rf_text(report.rf.size)
+        elif key == "sizes":  # the progression as declared, the rule as computed (text)
+            declared, shown = want, computed
         else:
             declared, shown = want.text(), num(computed)
+            if key in BYTE_KEYS and type(computed) is int:
+                shown += f" ({human_bytes(computed)})"
         rows.append((key, declared, shown, ok))
     return rows
 
 
-def net_json(report, rows) -> str:
+def _options(mem) -> dict | None:
+    return None if mem is None else {"dtype": mem.dtype, "optimizer": mem.optimizer}
+
+
+def net_json(report, rows, mem=None, mem_rows=None) -> str:
     from ..check import expectations
 
+    totals = dict(report.totals)
+    if mem is not None:
+        totals.update(mem.totals)
     data = {"schema": NET_SCHEMA, "name": report.name, "file": report.file,
             "input": shape_json(report.input), "output": shape_json(report.output),
-            "batch": report.batch,
-            "totals": jsonable(report.totals), "rf": rf_dict(report.rf),
-            "conventions": CONVENTIONS,
+            "batch": report.batch}
+    if mem is not None:
+        data["dtype"] = mem.dtype
+        if mem.training:
+            data["optimizer"] = mem.optimizer
+            data["gradient_bytes"] = jsonable(mem.gradient_bytes)
+            data["optimizer_bytes"] = jsonable(mem.optimizer_bytes)
+        data["peak_layer"] = mem.peak_row
+    data.update({
+            "totals": jsonable(totals), "rf": rf_dict(report.rf),
+            "conventions": CONVENTIONS + ("; " + MEMORY_CONVENTIONS if mem else ""),
             "assumptions": list(report.assumptions),
             "expect": [{"key": k, "declared": _json_bound(d), "computed": jsonable(c),
-                        "ok": ok} for k, d, c, ok in expectations(report)],
-            "layers": []}
+                        "ok": ok} for k, d, c, ok in expectations(report, _options(mem))],
+            "layers": []})
     # one compact line per layer inside an indented document: readable, and json's C encoder
     # (indent makes it fall back to the pure-Python one, 8x slower on big networks)
     head = json.dumps(data, indent=2)
     assert head.endswith('"layers": []\n}')
     encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per row
-    layers = ",\n".join("    " + encode(row_dict(r)) for r in rows)
+    if mem is None:
+        layers = ",\n".join("    " + encode(row_dict(r)) for r in rows)
+    else:
+        mrows = mem.rows if mem_rows is None else mem_rows
+        layers = ",\n".join("    " + encode(row_dict(r, m, mem.training))
+                             for r, m in zip(rows, mrows))
     return head[: -len("[]\n}")] + ("[\n" + layers + "\n  ]\n}" if rows else "[]\n}")
 
 
@@ -374,7 +426,7 @@ def _net_cells(row) -> list[str]:
             num(row.flops), size, jump]
 
 
-def print_net(report, rows) -> None:
+def print_net(report, rows, valid_sizes=None, mem=None, mem_rows=None) -> None:
     # laid out by hand: rich's Table measures and wraps every cell, ~1.5 ms per row
     totals = report.totals
     title = (f"{report.name or report.file}: {report.input} → {report.output}"
@@ -382,18 +434,31 @@ def print_net(report, rows) -> None:
     header = list(NET_COLUMNS)
     header.insert(7, "share of MACs")
     right = {0, 5, 6, 8}
+    training = mem is not None and mem.training
+    extra = memory_columns(training) if mem is not None else []
+    right |= set(range(len(header), len(header) + len(extra)))
+    header += extra
+    mrows = (mem.rows if mem_rows is None else mem_rows) if mem is not None else None
     body: list[tuple[list[str], str]] = []
     total_macs = totals["macs"]
-    for row in rows:
+    for i, row in enumerate(rows):
         cells = _net_cells(row)
         cells.insert(7, _bar(row.macs, total_macs))  # rows already carry the batch
+        if mrows is not None:
+            cells += memory_cells(mrows[i], training, num)
         body.append((cells, ""))
         for name, part in row.parts:
             body.append((["", f"  └ {name}", "", "", str(part.output), num(part.params),
                           num(_times(part.macs, row.batch)), "",
-                          num(_times(part.flops, row.batch)), "", ""], DIM))
+                          num(_times(part.flops, row.batch)), "", ""] + [""] * len(extra),
+                         DIM))
     foot = ["", "total", "", "", "", num(totals["params"]), num(totals["macs"]), "",
             num(totals["flops"]), "", ""]
+    if mem is not None:
+        foot.append(human_bytes(mem.totals["peak_inference_bytes"]) if extra else "")
+        if training:
+            foot += [num(mem.totals["train_macs"]),
+                     human_bytes(mem.totals["saved_activation_bytes"])]
     limit = width_limit()
     hidden = _fit(header, body, foot, right, limit) if limit else []
     lines = [title] + _layout(header, body, foot, right)
@@ -404,7 +469,9 @@ def print_net(report, rows) -> None:
             limit)]
     lines.append(f"activations: {num(totals['activations'])}   receptive field: size "
                  f"{rf_text(report.rf.size)}, jump {rf_text(report.rf.jump)}")
-    expects = expect_rows(report)
+    if mem is not None:
+        lines += summary_lines(report, mem, num)
+    expects = expect_rows(report, _options(mem))
     if expects and report.input_override:
         lines.append("expect: not compared (declared for the YAML's input, which --input "
                      "replaces)")
@@ -413,18 +480,29 @@ def print_net(report, rows) -> None:
         mark = _style("ok", GREEN) if ok else _style("differs", RED)
         per = " per sample" if report.batch != 1 and key in PER_SAMPLE else ""
         lines.append(f"expect {key}: declared {declared}, computed {computed}{per}  {mark}")
-    for a in report.assumptions:
-        lines.append(_style(f"assumes {a}", YELLOW) + " (symbolic sizes PyTorch needs equal)")
+    if valid_sizes:
+        # the sizes analysis states where the assumptions hold (convcalc sizes, SPEC §6)
+        from .sizes import rule_text
+
+        for symbol, rule in valid_sizes:
+            lines.append(_style(f"valid for {rule_text(rule, symbol)}", YELLOW))
+    else:
+        for a in report.assumptions:
+            lines.append(_style(f"assumes {a}", YELLOW) + " (symbolic sizes PyTorch needs "
+                         "equal)")
     footer = textwrap.wrap(CONVENTIONS_SHORT, limit) if limit else [CONVENTIONS_SHORT]
+    if mem is not None:  # before the conventions line, which ends every report
+        footer[:0] = textwrap.wrap(MEMORY_SHORT, limit) if limit else [MEMORY_SHORT]
     lines += [_style(part, DIM) for part in footer]
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-PER_SAMPLE = ("macs", "flops", "activations")  # the totals --batch multiplies
+PER_SAMPLE = ("macs", "flops", "activations", "train_macs")  # the totals --batch multiplies
 
 # columns net's table gives up, in this order, to fit the width: the derived and the less
 # asked-for first; #, path, op, output, params and MACs always stay
-NET_DROP_ORDER = ("share of MACs", "RF jump", "input", "RF size", "FLOPs")
+NET_DROP_ORDER = ("share of MACs", "RF jump", "input", "RF size", "live", "FLOPs", "saved",
+                  "train MACs")
 
 
 def width_limit() -> int | None:
@@ -447,6 +525,8 @@ def _fit(header, body, foot, right, limit: int) -> list[str]:
     for name in NET_DROP_ORDER:
         if _table_width(header, body, foot) <= limit:
             break
+        if name not in header:
+            continue
         i = header.index(name)
         for cells in [header, foot, *(cells for cells, _ in body)]:
             del cells[i]
@@ -500,26 +580,41 @@ def _layout(header: list[str], body: list[tuple[list[str], str]], foot: list[str
     return out
 
 
-def net_csv(report, rows) -> str:
+def net_csv(report, rows, mem=None, mem_rows=None) -> str:
     import csv
     import io
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    training = mem is not None and mem.training
+    extra = ([] if mem is None else ["live_bytes"]) + (
+        ["train_macs", "saved_bytes"] if training else [])
     w.writerow(["index", "path", "name", "op", "input", "output", "params", "macs", "flops",
-                "rf_size", "rf_jump", "rf_start"])
-    for r in rows:
-        w.writerow([r.index, r.path, r.name or "", r.op, str(r.input), str(r.output),
-                    fmt(r.params), fmt(r.macs), fmt(r.flops), rf_text(r.rf.size),
-                    rf_text(r.rf.jump), rf_start_text(r.rf.start)])
+                "rf_size", "rf_jump", "rf_start"] + extra)
+    mrows = (mem.rows if mem_rows is None else mem_rows) if mem is not None else [None] * len(
+        rows)
+    for r, m in zip(rows, mrows):
+        cells = [r.index, r.path, r.name or "", r.op, str(r.input), str(r.output),
+                 fmt(r.params), fmt(r.macs), fmt(r.flops), rf_text(r.rf.size),
+                 rf_text(r.rf.jump), rf_start_text(r.rf.start)]
+        if m is not None:
+            cells.append(fmt(m.live_bytes))
+            if training:
+                cells += [fmt(m.train_macs), fmt(m.saved_bytes)]
+        w.writerow(cells)
     t = report.totals
+    # the totals row: sums; live bytes are not a sum, the peak is in the JSON and the table
     w.writerow(["", "total", "", "", str(report.input), str(report.output), fmt(t["params"]),
-                fmt(t["macs"]), fmt(t["flops"]), "", "", ""])
+                fmt(t["macs"]), fmt(t["flops"]), "", "", ""]
+               + ([""] if mem is not None else [])
+               + ([fmt(mem.totals["train_macs"]), fmt(mem.totals["saved_activation_bytes"])]
+                  if training else []))
     return buf.getvalue()
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _MD_PLAIN = re.compile(r"[0-9,+\-×/— ]*")
+_MD_BYTES = re.compile(r"[0-9.]+ [KMGTPE]?i?B")  # 22.1 GiB: words, not a formula
 
 
 def _md_escape(text: str) -> str:
@@ -545,27 +640,54 @@ def _md_value(text: str, cell: bool = True) -> str:
     return text if _MD_PLAIN.fullmatch(text) else _md_code(text, cell)
 
 
-def net_markdown(report, rows) -> str:
+def net_markdown(report, rows, mem=None, mem_rows=None) -> str:
     t = report.totals
 
     def head(x):
         return _md_value(x, cell=False)
 
+    training = mem is not None and mem.training
+    columns = list(NET_COLUMNS) + (memory_columns(training) if mem is not None else [])
     lines = [f"**{_md_escape(report.name or report.file)}**: {head(str(report.input))} → "
              f"{head(str(report.output))} — params {head(num(t['params']))}, MACs "
              f"{head(num(t['macs']))}, FLOPs {head(num(t['flops']))}",
-             "", "| " + " | ".join(NET_COLUMNS) + " |",
-             "|" + "|".join("---:" if c in ("#", "params", "MACs", "FLOPs") else "---"
-                            for c in NET_COLUMNS) + "|"]
-    for r in rows:
-        cells = _net_cells(r)
+             "", "| " + " | ".join(columns) + " |",
+             "|" + "|".join("---:" if c in ("#", "params", "MACs", "FLOPs", "live",
+                                            "train MACs", "saved") else "---"
+                            for c in columns) + "|"]
+    mrows = (mem.rows if mem_rows is None else mem_rows) if mem is not None else [None] * len(
+        rows)
+    base = len(NET_COLUMNS)
+    for r, m in zip(rows, mrows):
+        cells = _net_cells(r) + (memory_cells(m, training, num) if m is not None else [])
         lines.append("| " + " | ".join(
-            _md_escape(c) if i in (1, 2) else _md_value(c) for i, c in enumerate(cells))
-            + " |")
-    lines.append(f"| | **total** | | | | **{_md_value(num(t['params']))}** | "
-                 f"**{_md_value(num(t['macs']))}** | **{_md_value(num(t['flops']))}** | | |")
-    lines += ["", f"<sub>conventions: {_md_escape(CONVENTIONS)}</sub>"]
+            _md_escape(c) if i in (1, 2) or (i >= base and _MD_BYTES.fullmatch(c))
+            else _md_value(c) for i, c in enumerate(cells)) + " |")
+    foot = (f"| | **total** | | | | **{_md_value(num(t['params']))}** | "
+            f"**{_md_value(num(t['macs']))}** | **{_md_value(num(t['flops']))}** | | |")
+    if mem is not None:
+        foot += " |"
+        if training:
+            saved = human_bytes(mem.totals["saved_activation_bytes"])
+            foot += (f" **{_md_value(num(mem.totals['train_macs']))}** | "
+                     f"**{saved if _MD_BYTES.fullmatch(saved) else _md_value(saved)}** |")
+    lines.append(foot)
+    conventions = CONVENTIONS
+    if mem is not None:
+        lines += [""] + _md_summary(report, mem)
+        conventions += "; " + MEMORY_CONVENTIONS
+    lines += ["", f"<sub>conventions: {_md_escape(conventions)}</sub>"]
     return "\n".join(lines) + "\n"
+
+
+def _md_summary(report, mem) -> list[str]:
+    """The memory summary as a Markdown list: sizes as words, formulas as code."""
+    lines = [_md_escape(summary_head(mem))]
+    for label, value, note in summary_items(report, mem, num):
+        shown = _md_escape(value) if _MD_BYTES.fullmatch(value) else _md_value(value,
+                                                                              cell=False)
+        lines.append(f"- {label}: {shown}" + (f" {_md_escape(note)}" if note else ""))
+    return lines
 
 
 # -- convcalc check -----------------------------------------------------------------------
@@ -730,11 +852,18 @@ def _field_json(field, value):
     return jsonable(value)
 
 
-def diff_output(d, fmt_name: str) -> str | None:
+def diff_output(d, fmt_name: str, mems=None) -> str | None:
+    """``mems``: the old and new networks' memory (memory.analyse), whose totals join the
+    summary."""
     from ..diff import args_of
 
     totals = [(k, d.old.totals[k], d.new.totals[k], d.total_delta(k))
               for k in ("params", "macs", "flops", "activations")]
+    if mems is not None:
+        old_mem, new_mem = mems
+        for k in new_mem.totals:
+            a, b = old_mem.totals[k], new_mem.totals[k]
+            totals.append((k, a, b, None if a is None or b is None else b - a))
     if fmt_name == "json":
         def side(r):
             return None if r is None else {**row_dict(r), "args": jsonable(args_of(r))}
@@ -783,3 +912,30 @@ def diff_output(d, fmt_name: str) -> str | None:
     else:
         out.print("no layer changed")
     return None
+
+
+# -- convcalc net --fit ---------------------------------------------------------------------
+
+FIT_SCHEMA = "convcalc.fit/1"
+
+
+def fit_output(report, budget: int, answer, options: dict, fmt_name: str) -> str:
+    """The largest batch whose train memory fits ``budget`` (a ``memory.Fit``)."""
+    batch, at, following, smallest = answer
+    if fmt_name == "json":
+        return json.dumps({"schema": FIT_SCHEMA, "name": report.name, "file": report.file,
+                           "budget_bytes": budget, "dtype": options["dtype"],
+                           "optimizer": options["optimizer"], "batch": batch,
+                           "train_memory_bytes": at, "next_train_memory_bytes": following,
+                           "smallest_batch": smallest}, indent=2)
+    where = (f"{report.name or report.file}, {options['dtype']}, {options['optimizer']}: "
+             f"budget {human_bytes(budget)} ({budget:,} B)")
+    if batch is None:
+        return f"{where}\nevery batch fits: train memory {human_bytes(at)} whatever the batch"
+    if batch == 0:
+        why = " (the smallest that runs in training: a BatchNorm needs 2 values per " \
+              "channel)" if smallest != 1 else ""
+        return (f"{where}\nno batch fits: batch {smallest} needs {human_bytes(following)} "
+                f"({following:,} B) of train memory{why}")
+    return (f"{where}\nlargest batch that fits: {batch:,} (train memory {human_bytes(at)}, "
+            f"{at:,} B; batch {batch + 1:,} needs {human_bytes(following)}, {following:,} B)")
