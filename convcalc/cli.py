@@ -446,6 +446,45 @@ def _net(file, input, set_, batch, depth, format, options=None, training=False, 
         render.print_net(report, rows, valid, mem, mem_rows)
 
 
+@app.command("import", help="A real model → a YAML network (SPEC §7): an ONNX file "
+                            "(needs the onnx extra: pip install 'convcalc[onnx]'). Layers are "
+                            "named after the model's module paths; residual and parallel "
+                            "structures where the graph has them; repeated blocks folded.\n\n"
+                            "Examples:\n\n"
+                            "  convcalc import model.onnx -o model.yaml\n\n"
+                            "  convcalc net model.onnx    (reads the ONNX file directly)")
+def import_(
+    source: str = typer.Argument(..., help="an ONNX file (model.onnx)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="write the YAML to "
+                                         "this file (default: standard output)."),
+    name: Optional[str] = typer.Option(None, "--name", help="the network's name (default: "
+                                       "the file's stem)."),
+    input: Optional[str] = typer.Option(None, "--input", help="the input shape, channels "
+                                        "first: 3x224x224 (replaces the model's sizes)."),
+) -> None:
+    from .importers import import_source
+
+    try:
+        override = parse_input_option(input)
+        text = import_source(source, name=name, input_shape=override)
+        if output is not None:
+            try:
+                with open(output, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            except OSError as err:
+                raise SpecError(f"cannot write: {err.strerror}", loc=_loc(output)) from None
+        else:
+            sys.stdout.write(text)
+    except ConvcalcError as err:
+        _fail(err)
+
+
+def _loc(path: str):
+    from .errors import Loc
+
+    return Loc(path)
+
+
 CHECK_FORMATS = ("text", "github", "json")
 
 

@@ -155,6 +155,8 @@ class Entry:
     code: int = 0  # the documented exit status
     json: tuple[str, ...] | None = ("--format", "json")  # how to ask for JSON (None: no JSON)
     xfail: str | None = None
+    needs: str | None = None  # an optional package the command needs (its extra): the check
+    # runs with the oracle tests, where CI installs the extras, and is skipped without it
 
 
 def conv_out(n, k, s=1, p=0, d=1):
@@ -411,6 +413,37 @@ def _ops_conventions(run, data):
         assert f"- {clause}" in lines, clause
 
 
+# LeNet-5 (examples/lenet5.onnx, LeCun et al.'s C1…output), by the conv and linear rules
+LENET_PARAMS = (6 * (1 * 5 * 5 + 1) + 16 * (6 * 5 * 5 + 1) + 120 * (16 * 5 * 5 + 1)
+                + 84 * (120 + 1) + 10 * (84 + 1))
+LENET_MACS = (6 * 1 * 25 * 28 * 28 + 16 * 6 * 25 * 10 * 10 + 120 * 16 * 25 * 1 * 1
+              + 120 * 84 + 84 * 10)
+
+
+def _import_lenet5(run, data):
+    # the YAML printed walks to LeNet-5: names from the module, C1…output; the counts
+    from convcalc.spec import parse
+    from convcalc.walk import walk
+
+    report = walk(parse(run.out, "lenet5.yaml"))
+    assert [r.name for r in report.rows] == ["c1", "act1", "s2", "c3", "act3", "s4", "c5",
+                                             "act5", "flatten", "f6", "act6", "output"]
+    assert report.totals["params"] == LENET_PARAMS and report.totals["macs"] == LENET_MACS
+    assert report.output.dims == (10,)
+
+
+def _net_lenet5_onnx(run, data):
+    assert data["totals"]["params"] == LENET_PARAMS == 61706
+    assert data["totals"]["macs"] == LENET_MACS == 416520
+    assert data["output"] == [10]
+
+
+def _check_lenet5_budget(run, data):
+    (f,) = data["files"]
+    assert f["status"] == "failed" and LENET_PARAMS > 60 * 10**3
+    assert run.out.splitlines()[-1] == "1 file, 1 failed"
+
+
 def unet_output(n: int) -> int | None:
     """U-Net (examples/unet.yaml) at n×n by PyTorch's formulas, or None where it does not run:
     valid 3×3 conv n - 2, 2×2 pool floor(n/2), 2×2 stride-2 up-conv (x - 1)*2 + 2 = 2x, and
@@ -530,6 +563,12 @@ TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it ch
     "convcalc sizes examples/vgg16.yaml --range 1..64": Entry(_sizes_vgg, "every n ≥ 32"),
     # the GitHub Actions step, on examples/*.yaml: some examples are over 5G MACs → exit 1
     "convcalc check --format github --max-macs 5G models/*.yaml": Entry(_github_budget, code=1),
+    # Import from ONNX (the onnx extra)
+    "convcalc import examples/lenet5.onnx": Entry(_import_lenet5, json=None, needs="onnx"),
+    "convcalc net examples/lenet5.onnx": Entry(_net_lenet5_onnx, "61,706 params, 416,520 MACs",
+                                               needs="onnx"),
+    "convcalc check examples/lenet5.onnx --max-params 60k":
+        Entry(_check_lenet5_budget, "over budget: exit 1", code=1, needs="onnx"),
 }
 
 
@@ -555,6 +594,12 @@ def _param(text: str):
     entry = TABLE.get(text)
     marks = [pytest.mark.xfail(strict=False, reason=entry.xfail)] if entry and entry.xfail \
         else []
+    if entry and entry.needs:
+        import importlib.util
+
+        marks += [pytest.mark.oracle, pytest.mark.skipif(
+            importlib.util.find_spec(entry.needs) is None,
+            reason=f"needs {entry.needs} (pip install '.[{entry.needs}]'; CI's oracle run)")]
     return pytest.param(text, marks=marks, id=text)
 
 
