@@ -456,6 +456,41 @@ def diff(
         sys.stdout.write(text)
 
 
+@app.command(help="A YAML network as plain PyTorch code: one self-contained file with one "
+                  "nn.Module class per YAML block, a top-level module named after the "
+                  "network, build() and INPUT_SHAPE. Every leaf layer's output shape, params "
+                  "and MACs equal its row of `convcalc net`.\n\n"
+                  "  convcalc export examples/resnet50.yaml --to torch -o resnet50.py")
+def export(
+    file: str = typer.Argument(..., help="network YAML; - reads standard input."),
+    to: str = typer.Option(..., "--to", help="target: torch."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="write the code to "
+                                         "this file (default: standard output)."),
+    input: Optional[str] = typer.Option(None, "--input", help="override the YAML input: "
+                                        "3x224x224."),
+    set_: List[str] = typer.Option([], "--set", help="bind a symbol or var: H=224 "
+                                   "(repeatable)."),
+) -> None:
+    from .exporters import export as export_code
+    from .spec import load
+    from .walk import walk
+
+    try:
+        sets, override = parse_sets(set_), parse_input_option(input)
+        net = load(file)
+        result = export_code(net, walk(net, input_override=override, sets=sets), to)
+    except ConvcalcError as err:
+        _fail(err)
+    if output is None:
+        sys.stdout.write(result.code)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(result.code)
+    except OSError as err:
+        _fail(SpecError(f"-o: cannot write {output}: {err.strerror}"))
+
+
 @app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "
                   "formulas. With --conventions: the full statement of the counting "
                   "conventions every report ends with.")
