@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__, ops
+from ..dims import fmt
 from ..errors import Loc, SpecError
 from ..spec import Y, evaluate
 
@@ -57,7 +58,19 @@ def export_torch(net, report) -> TorchExport:
 _BINOPS = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "//": ast.FloorDiv, "%": ast.Mod}
 
 
+class _NeedsNumber:
+    """Channels the code cannot write (a symbolic flattened size): an error when used."""
+
+    def __init__(self, error: SpecError) -> None:
+        self.error = error
+
+    def __str__(self) -> str:
+        raise self.error
+
+
 def _node(e: Ex) -> ast.expr:
+    if isinstance(e, _NeedsNumber):
+        raise e.error
     if isinstance(e, int):
         return ast.Constant(e) if e >= 0 else ast.UnaryOp(ast.USub(), ast.Constant(-e))
     return ast.parse(e, mode="eval").body
@@ -72,6 +85,9 @@ def _fold(src: str) -> Ex:
 
 
 def _bin(a: Ex, op: str, b: Ex) -> Ex:
+    for e in (a, b):
+        if isinstance(e, _NeedsNumber):
+            raise e.error
     if isinstance(a, int) and isinstance(b, int):
         if op in ("//", "%"):
             return a // b if op == "//" else a % b
@@ -87,7 +103,7 @@ def _bin(a: Ex, op: str, b: Ex) -> Ex:
 
 def _subst(e: Ex, mapping: dict[str, Ex]) -> Ex:
     """``e`` with names replaced by expressions (a block's output channels at a call site)."""
-    if isinstance(e, int):
+    if isinstance(e, (int, _NeedsNumber)):
         return e
 
     class Sub(ast.NodeTransformer):
@@ -609,8 +625,8 @@ class _Leaf:
                 self.written[ops.KEY_ALIASES.get(key, key)] = y
         self.norm = [self.normalise(dict(r.args)) for r in rows]
 
-    def fail(self, what: str):
-        raise SpecError(f"export: {self.item.name}: {what}", loc=self.item.loc)
+    def fail(self, what: str, hint: str | None = None):
+        raise SpecError(f"export: {self.item.name}: {what}", loc=self.item.loc, hint=hint)
 
     def normalise(self, raw: dict) -> dict:
         """The op's arguments as the catalog normalises them (per-axis tuples, pairs)."""
@@ -638,8 +654,10 @@ class _Leaf:
     def const(self, key: str):
         values = {_hashable(a[key]) for a in self.norm}
         if len(values) > 1:
-            self.fail(f"'{key}' differs between the places it runs ({len(values)} values); "
-                      "the exported module takes it from the YAML as a number")
+            self.fail(f"'{key}' differs between the places it runs ({len(values)} values), "
+                      "and the exported code needs it as written here",
+                      hint=f"write '{key}' in the layer as a number, or as an expression of "
+                           "the block's args")
         return self.norm[0][key]
 
     def src(self, key: str) -> str | None:
@@ -679,8 +697,10 @@ class _Leaf:
 
     def const_pads(self, pads):
         if len(set(pads)) > 1:
-            self.fail("its padding differs between the places it runs; the exported module "
-                      "takes it from the YAML as numbers")
+            self.fail("its padding differs between the places it runs, and the exported code "
+                      "needs it as numbers here",
+                      hint="write 'p' in the layer as numbers, or as an expression of the "
+                           "block's args")
         return pads[0]
 
     # -- one module per op ---------------------------------------------------------------
@@ -718,7 +738,8 @@ class _Leaf:
                 only = lambda v, other: _axes_tuple(v if i == axis else other for i in range(r))
                 lo, hi = pads[axis]
                 if lo != hi:
-                    self.fail("asymmetric padding has no PyTorch module form here")
+                    convs.append(self.pad_axis(axis, lo, hi))
+                    lo = 0
                 convs.append(f"nn.Conv{r}d({c}, {out}, {only(k[axis], 1)}"
                              f"{self.kw(stride=only(s[axis], 1) if s[axis] != 1 else None)}"
                              f"{self.kw(padding=only(lo, 0) if lo else None, bias=bias)})")
@@ -735,7 +756,8 @@ class _Leaf:
                 only = lambda v, other: _axes_tuple(v if i == axis else other for i in range(r))
                 lo, hi = pads[axis]
                 if lo != hi:
-                    self.fail("asymmetric padding has no PyTorch module form here")
+                    convs.append(self.pad_axis(axis, lo, hi))
+                    lo = 0
                 convs.append(f"nn.Conv{r}d({cout}, {cout}, {only(k[axis], 1)}"
                              f"{self.kw(padding=only(lo, 0) if lo else None)}"
                              f"{self.kw(groups=_text(cout), bias=bias)})")
@@ -752,21 +774,25 @@ class _Leaf:
             return conv, _fold(out)
         if op == "deformconv":
             if r != 2:
-                self.fail(f"torchvision's DeformConv2d is 2-D only; the input has {r} "
-                          "spatial axes")
+                self.fail(f"torchvision's DeformConv2d is 2-D only, the input has "
+                          f"{ops._axes(r)}", hint="export deformconv on 2-D inputs")
             self.gen.helpers.add("DeformConv")
             p, pre = self.padding(modes=False)
-            if pre:
-                self.fail("asymmetric padding has no DeformConv2d form")
-            return (f"DeformConv({cin}, {out}, {self.src('k')}"
-                    f"{self.kw(stride=self.src('s'), padding=p, dilation=self.src('d'))}"
-                    f"{self.kw(groups=self.src('g'), offset_groups=self.src('offset_groups'))}"
-                    f"{self.kw(modulated=self.src('modulated'), bias=bias)})", _fold(out))
+            # [lo, hi] pairs: pad the input once; the offset conv and the sampling both read it
+            return self.prepad(
+                f"DeformConv({cin}, {out}, {self.src('k')}"
+                f"{self.kw(stride=self.src('s'), padding=p, dilation=self.src('d'))}"
+                f"{self.kw(groups=self.src('g'), offset_groups=self.src('offset_groups'))}"
+                f"{self.kw(modulated=self.src('modulated'), bias=bias)})", pre, "0.0"), \
+                _fold(out)
         if op in ("maxpool", "avgpool"):
             p, pre = self.padding(modes=False)
             ceil = self.src("ceil")
             if pre and self.const("ceil"):
-                self.fail("asymmetric padding with ceil_mode has no PyTorch module form")
+                self.fail("[lo, hi] padding with ceil_mode has no PyTorch module form "
+                          "(PyTorch's pools pad both sides alike, and ceil_mode's last window "
+                          "depends on the right padding)",
+                          hint="pad both sides alike, or drop ceil")
             name = "MaxPool" if op == "maxpool" else "AvgPool"
             extra = self.kw(dilation=self.src("d")) if op == "maxpool" else ""
             pool = (f"nn.{name}{r}d({self.src('k')}{self.kw(stride=self.src('s'), padding=p)}"
@@ -782,11 +808,18 @@ class _Leaf:
             return f"nn.Linear({cin}, {out}{self.kw(bias=bias)})", _fold(out)
         if op == "flatten":
             sizes = {row.output.channels for row in self.rows}
-            if len(sizes) > 1 or not all(type(s) is int for s in sizes):
-                size = sorted(map(str, sizes))[0]
-                self.fail(f"the flattened size ({size}) depends on the input size; export "
-                          "needs it as a number")
-            return "nn.Flatten()", sizes.pop()
+            if len(sizes) == 1 and all(type(n) is int for n in sizes):
+                return "nn.Flatten()", sizes.pop()
+            if len(sizes) == 1:
+                why = f"the flattened size {fmt(sizes.pop())} depends on the input size"
+                hint = "bind the input's symbols: convcalc export FILE --to torch --set H=224"
+            else:
+                why = "the flattened size differs between the places it runs"
+                hint = "flatten outside the block, or call it on one input size"
+            # only an error if a later layer needs the number (linear, bn, ...)
+            return "nn.Flatten()", _NeedsNumber(SpecError(
+                f"export: {self.item.name}: {why}, and a layer after it needs the number",
+                loc=self.item.loc, hint=hint))
         if op == "bn":
             return f"nn.BatchNorm{max(r, 1)}d({cin}{self.kw(affine=self.src('affine'))})", cin
         if op == "gn":
@@ -862,6 +895,10 @@ class _Leaf:
                 lo = hi = self.gen.value_src(e, names)[0]
             pairs.append((lo, hi))
         return pairs
+
+    def pad_axis(self, axis: int, lo: int, hi: int) -> str:
+        pairs = [(lo, hi) if i == axis else (0, 0) for i in range(self.rank)]
+        return f"nn.ConstantPad{self.rank}d({_torch_pad(pairs)}, 0.0)"
 
     def prepad(self, module: str, pre, value: str) -> str:
         if not pre:
