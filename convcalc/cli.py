@@ -491,6 +491,56 @@ def export(
         _fail(SpecError(f"-o: cannot write {output}: {err.strerror}"))
 
 
+@app.command(name="import",
+             help="A PyTorch model as a YAML network: SOURCE is package.module:callable (an "
+                  "nn.Module, or a class or function returning one), traced with torch.fx on "
+                  "a zero input of --input. Needs torch (pip install 'convcalc[torch]').\n\n"
+                  "  convcalc import tests.torch_models:resnet50 --input 3x224x224 -o r.yaml")
+def import_(
+    source: str = typer.Argument(..., help="package.module:callable."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="write the YAML to "
+                                         "this file (default: standard output)."),
+    input: Optional[str] = typer.Option(None, "--input", help="the input, channels first: "
+                                        "3x224x224."),
+    name: Optional[str] = typer.Option(None, "--name", help="the network's name (default: "
+                                       "the callable's)."),
+) -> None:
+    try:
+        text = _import_torch(source, input, name)
+    except ConvcalcError as err:
+        _fail(err)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as err:
+        _fail(SpecError(f"-o: cannot write {output}: {err.strerror}"))
+
+
+def _import_torch(source, input, name) -> str:
+    if ":" not in source:
+        raise SpecError(f"import: {source!r} is not package.module:callable",
+                        hint="e.g. convcalc import tests.torch_models:resnet50 --input "
+                             "3x224x224")
+    shape = parse_input_option(input)
+    if shape is None:
+        raise SpecError("import: a PyTorch module needs --input (channels first, e.g. "
+                        "3x224x224)", hint=f"convcalc import {source} --input 3x224x224")
+    if not all(isinstance(v, int) for v in shape):
+        raise SpecError("--input: a PyTorch model is traced on numbers, not symbols",
+                        hint="write 3x224x224")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise SpecError("import: a PyTorch model needs torch, which is not installed",
+                        hint="pip install 'convcalc[torch]'") from None
+    from .importers.torch import import_torch
+
+    return import_torch(source, shape, name)
+
+
 @app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "
                   "formulas. With --conventions: the full statement of the counting "
                   "conventions every report ends with.")
