@@ -531,11 +531,11 @@ def _import_torch(source, input, name) -> str:
     if not all(isinstance(v, int) for v in shape):
         raise SpecError("--input: a PyTorch model is traced on numbers, not symbols",
                         hint="write 3x224x224")
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
         raise SpecError("import: a PyTorch model needs torch, which is not installed",
-                        hint="pip install 'convcalc[torch]'") from None
+                        hint="pip install 'convcalc[torch]'")
     from .importers.torch import import_torch
 
     return import_torch(source, shape, name)

@@ -132,6 +132,12 @@ def test_resnet50_has_torchvisions_numbers():
     net = load(str(ROOT / "examples" / "resnet50.yaml"))
     _, model = _compare(net, {}, "meta", "resnet50")
     assert sum(p.numel() for p in model.parameters()) == 25_557_032
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 3, 224, 224, device="meta"))
+    assert counter.get_total_flops() == 2 * 4_089_184_256
 
 
 # -- every op of the catalog, in small networks run on the CPU ---------------------------------

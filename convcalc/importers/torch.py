@@ -648,10 +648,14 @@ def _symbolic_trace(model):
 
 def import_torch(source: str, input_shape, name: str | None = None) -> str:
     """``package.module:callable`` → the YAML text."""
+    import warnings
+
     from .graph import write_yaml
 
-    model = load_callable(source)
-    nodes, _, _ = trace(model, input_shape)
+    with warnings.catch_warnings():  # torch's own (NumPy missing, deprecations): not ours
+        warnings.simplefilter("ignore")
+        model = load_callable(source)
+        nodes, _, _ = trace(model, input_shape)
     return write_yaml(nodes, tuple(input_shape), name or source.rpartition(":")[2],
                       source=source)
 
