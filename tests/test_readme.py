@@ -446,7 +446,10 @@ TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it ch
         Entry(_export_resnet50, "a model with torchvision's counts", json=None),
     "convcalc import tests.torch_models:lenet5 --input 1x32x32":
         Entry(_import_lenet5, "LeNet-5's modules as YAML rows", json=None,
-              code=0 if HAVE_TORCH else 2),
+              code=0 if HAVE_TORCH else 2,
+              # the importers' shared YAML writer comes with the ONNX importer's branch
+              xfail=None if importlib.util.find_spec("convcalc.importers.graph") else
+              "convcalc/importers/graph.py is not merged yet"),
     # written inline in the prose
     "convcalc check examples/unet.yaml --set H=572 --set W=572 --max-macs 200G":
         Entry(_check_unet_572),
