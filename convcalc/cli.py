@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .errors import ConvcalcError, ExitStatus, SpecError
+from .errors import ConvcalcError, ExitStatus, Loc, SpecError
 
 app = typer.Typer(
     name="convcalc", add_completion=False, no_args_is_help=True,
@@ -488,7 +488,7 @@ def export(
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(result.code)
     except OSError as err:
-        _fail(SpecError(f"-o: cannot write {output}: {err.strerror}"))
+        _fail(SpecError(f"cannot write: {err.strerror}", loc=Loc(output)))
 
 
 @app.command(name="import",
@@ -516,29 +516,14 @@ def import_(
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)
     except OSError as err:
-        _fail(SpecError(f"-o: cannot write {output}: {err.strerror}"))
+        _fail(SpecError(f"cannot write: {err.strerror}", loc=Loc(output)))
 
 
 def _import_torch(source, input, name) -> str:
-    if ":" not in source:
-        raise SpecError(f"import: {source!r} is not package.module:callable",
-                        hint="e.g. convcalc import tests.torch_models:resnet50 --input "
-                             "3x224x224")
-    shape = parse_input_option(input)
-    if shape is None:
-        raise SpecError("import: a PyTorch module needs --input (channels first, e.g. "
-                        "3x224x224)", hint=f"convcalc import {source} --input 3x224x224")
-    if not all(isinstance(v, int) for v in shape):
-        raise SpecError("--input: a PyTorch model is traced on numbers, not symbols",
-                        hint="write 3x224x224")
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        raise SpecError("import: a PyTorch model needs torch, which is not installed",
-                        hint="pip install 'convcalc[torch]'")
+    # (merged with the ONNX importer, this is importers.import_source's non-.onnx branch)
     from .importers.torch import import_torch
 
-    return import_torch(source, shape, name)
+    return import_torch(source, parse_input_option(input), name)
 
 
 @app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "

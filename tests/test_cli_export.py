@@ -183,4 +183,4 @@ def test_cannot_write(capsys, monkeypatch, tmp_path):
     code, stdout, stderr = cli(capsys, monkeypatch, "export", "examples/lenet5.yaml", "--to",
                                "torch", "-o", str(target))
     assert (code, stdout) == (2, "")
-    assert stderr.startswith(f"error: -o: cannot write {target}: ")
+    assert stderr.startswith(f"{target}: error: cannot write: ")

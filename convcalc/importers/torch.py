@@ -647,8 +647,24 @@ def _symbolic_trace(model):
 
 
 def import_torch(source: str, input_shape, name: str | None = None) -> str:
-    """``package.module:callable`` → the YAML text."""
+    """``package.module:callable`` → the YAML text; ``input_shape`` is ``--input``
+    (channels first; None when not given)."""
+    import importlib.util
     import warnings
+
+    if ":" not in source:
+        raise SpecError(f"import: {source!r} is not package.module:callable",
+                        hint="e.g. convcalc import tests.torch_models:resnet50 --input "
+                             "3x224x224")
+    if input_shape is None:
+        raise SpecError("import: a PyTorch module needs --input (channels first, e.g. "
+                        "3x224x224)", hint=f"convcalc import {source} --input 3x224x224")
+    if not all(isinstance(v, int) for v in input_shape):
+        raise SpecError("--input: a PyTorch model is traced on numbers, not symbols",
+                        hint="write 3x224x224")
+    if importlib.util.find_spec("torch") is None:
+        raise SpecError("import: a PyTorch model needs torch, which is not installed",
+                        hint="pip install 'convcalc[torch]'")
 
     from .graph import write_yaml
 
