@@ -850,7 +850,8 @@ class _Leaf:
             rr = _fold(self.src("r"))
             return f"nn.PixelShuffle({self.src('r')})", _bin(cin, "//", _bin(rr, "*", rr))
         if op == "channel_shuffle":
-            return f"nn.ChannelShuffle({self.src('g')})", cin
+            self.gen.helpers.add("ChannelShuffle")
+            return f"ChannelShuffle({self.src('g')})", cin
         if op == "se":
             self.gen.helpers.add("SqueezeExcitation")
             squeeze = self.src("squeeze")
@@ -953,6 +954,20 @@ class ChannelSlice(nn.Module):
 
     def forward(self, x):
         return x[:, self.start:self.stop]
+''',
+    "ChannelShuffle": '''
+class ChannelShuffle(nn.Module):
+    """ShuffleNet's channel shuffle (Zhang et al. 2018, §3.1): channels as (groups, c/groups),
+    transposed. nn.ChannelShuffle computes the same; written out, ONNX exporters take it."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        n, c, *rest = x.shape
+        grouped = x.view(n, self.groups, c // self.groups, *rest)
+        return grouped.transpose(1, 2).reshape(x.shape)
 ''',
     "ChannelLayerNorm": '''
 class ChannelLayerNorm(nn.Module):
