@@ -249,12 +249,17 @@ blocks:
   skip:
     layers:
       - add: stem
+  join:                          # reads a tensor of its caller: its channels are an argument
+    layers:
+      - concat: [stem]
+      - pwconv: {out: 4}
 layers:
   - conv: {out: c, k: 3, p: 1}
     name: stem
   - unit: {c: c}
     times: 3
   - skip
+  - join
   - grow: {}
     times: 2
   - conv: {out: c, k: 1}

@@ -153,6 +153,7 @@ class _Class:
     used: set[str] = field(default_factory=set)  # Python names in forward
     free: list[tuple[str, str, str]] = field(default_factory=list)  # (yaml, var, channels)
     out_channels: Ex = None
+    channel_args: list[str] = field(default_factory=list)  # free tensors' channels used
     names: dict[str, str] = field(default_factory=dict)  # YAML value names → Python
     doc: str = ""
 
@@ -364,7 +365,11 @@ class _Gen:
         var, channels = self.seq(cls, block.layers, "x", "x", "cin", scope, "")
         cls.forward.append(f"return {var}")
         cls.out_channels = channels
-        cls.params = params + [c for _, _, c in cls.free]
+        # a saved tensor of the caller's: its channels are an argument only where used
+        text = "\n".join(cls.init) + "\n" + str(cls.out_channels if not isinstance(
+            cls.out_channels, _NeedsNumber) else "")
+        cls.channel_args = [c for _, _, c in cls.free if re.search(rf"\b{c}\b", text)]
+        cls.params = params + cls.channel_args
         args = ", ".join(block.params) or "none"
         cls.doc = f"YAML block '{name}' (args: {args}); cin = input channels."
         return cls
@@ -465,7 +470,8 @@ class _Gen:
 
         def make(cin: Ex) -> tuple[str, Ex]:
             parts = [_text(cin)] + [f"{inner.names[k]}={v}" for k, v in given.items()]
-            parts += [f"{c}={_text(ch)}" for (_, _, c), (_, ch) in zip(inner.free, free_vars)]
+            parts += [f"{c}={_text(ch)}" for (_, _, c), (_, ch) in zip(inner.free, free_vars)
+                      if c in inner.channel_args]
             # the block's output channels, in the caller's terms
             mapping: dict[str, Ex] = {"cin": cin}
             for (_, _, c), (_, ch) in zip(inner.free, free_vars):
