@@ -385,15 +385,6 @@ def _check_unet_572(run, data):
     assert run.out.splitlines()[-1] == "1 file, all ok"
 
 
-def _ops_conventions(run, data):
-    # the full statement: every clause of the conventions, one per line
-    from convcalc.core import CONVENTIONS
-
-    lines = run.out.splitlines()
-    for clause in CONVENTIONS.split("; "):
-        assert f"- {clause}" in lines, clause
-
-
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 
@@ -424,7 +415,7 @@ def _export_resnet50(run, data):
     assert sum(p.numel() for p in model.parameters()) == 25_557_032
 
 
-def _import_lenet5(run, data):
+def _torch_import_lenet5(run, data):
     # LeNet-5 (tests/torch_models.py) as YAML rows: its params by the conv and linear rules
     if not HAVE_TORCH:
         assert "pip install 'convcalc[torch]'" in run.err
@@ -440,12 +431,21 @@ def _import_lenet5(run, data):
     assert report.totals["params"] == want == 61_706
 
 
+def _ops_conventions(run, data):
+    # the full statement: every clause of the conventions, one per line
+    from convcalc.core import CONVENTIONS
+
+    lines = run.out.splitlines()
+    for clause in CONVENTIONS.split("; "):
+        assert f"- {clause}" in lines, clause
+
+
 TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it checks, ...)
     "convcalc export examples/lenet5.yaml --to torch": Entry(_export_lenet5, json=None),
     "convcalc export examples/resnet50.yaml --to torch > resnet50.py":
         Entry(_export_resnet50, "a model with torchvision's counts", json=None),
     "convcalc import tests.torch_models:lenet5 --input 1x32x32":
-        Entry(_import_lenet5, "LeNet-5's modules as YAML rows", json=None,
+        Entry(_torch_import_lenet5, "LeNet-5's modules as YAML rows", json=None,
               code=0 if HAVE_TORCH else 2,
               # the importers' shared YAML writer comes with the ONNX importer's branch
               xfail=None if importlib.util.find_spec("convcalc.importers.graph") else
