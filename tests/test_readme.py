@@ -17,6 +17,8 @@ runs on ``examples/*.yaml`` instead (the glob expanded by the test, as a shell w
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import math
 import os
@@ -131,6 +133,9 @@ def argv(command: str) -> list[str]:
     if words[:2] == ["python", "-m"] or words[:2] == ["python3", "-m"]:
         words = words[2:]
     assert words[0] == "convcalc", command
+    if ">" in words:  # `> file`: the test reads standard output instead of a file
+        i = words.index(">")
+        words = words[:i] + words[i + 2:]
     out = []
     for w in words[1:]:
         out += GLOBS.get(w, [w])
@@ -154,7 +159,6 @@ class Entry:
     comment: str = ""  # the README's comment on the command: what `check` verifies
     code: int = 0  # the documented exit status
     json: tuple[str, ...] | None = ("--format", "json")  # how to ask for JSON (None: no JSON)
-    xfail: str | None = None
     needs: str | None = None  # an optional package the command needs (its extra): the check
     # runs with the oracle tests, where CI installs the extras, and is skipped without it
 
@@ -404,6 +408,49 @@ def _resnet50_training(run, data):
     assert round(t["train_memory_bytes"] / 2**30, 2) == 1.49
 
 
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def _export_lenet5(run, data):
+    # the file is Python; LeNet-5's layers by PyTorch's conv rule: 1→6 k5, 6→16 k5, 16→120 k5
+    tree = ast.parse(run.out)
+    assert {"Lenet5", "build"} <= {n.name for n in tree.body if hasattr(n, "name")}
+    assert "INPUT_SHAPE = (1, 32, 32)" in run.out
+    for cin, cout in ((1, 6), (6, 16), (16, 120)):
+        assert f"nn.Conv2d({cin}, {cout}, 5)" in run.out
+    # 32 → 28 → 14 → 10 → 5 → 1: the flattened 120 feeds the first linear
+    assert conv_out(conv_out(conv_out(32, 5) // 2, 5) // 2, 5) == 1
+    assert "nn.Linear(120, 84)" in run.out
+
+
+def _export_resnet50(run, data):
+    # "a model with torchvision's counts": 25,557,032 parameters (REFERENCE.md, torchvision's
+    # model table); built with torch when it is installed
+    assert "class Bottleneck(nn.Module):" in run.out and "class BottleneckDown" in run.out
+    if not HAVE_TORCH:
+        return
+    namespace: dict = {}
+    exec(compile(run.out, "resnet50.py", "exec"), namespace)  # the exported code
+    import torch
+
+    with torch.device("meta"):
+        model = namespace["build"]()
+    assert sum(p.numel() for p in model.parameters()) == 25_557_032
+
+
+def _torch_import_lenet5(run, data):
+    # LeNet-5 (tests/torch_models.py) as YAML rows: its params by the conv and linear rules
+    from convcalc.spec import parse
+    from convcalc.walk import walk
+
+    report = walk(parse(run.out, "lenet5.yaml"))
+    assert [r.op for r in report.rows if r.op in ("conv", "linear")] == ["conv"] * 3 + \
+        ["linear"] * 2
+    want = (conv_params(1, 6, (5, 5)) + conv_params(6, 16, (5, 5)) + conv_params(16, 120, (5, 5))
+            + 120 * 84 + 84 + 84 * 10 + 10)
+    assert report.totals["params"] == want == 61_706
+
+
 def _ops_conventions(run, data):
     # the full statement: every clause of the conventions, one per line
     from convcalc.core import CONVENTIONS
@@ -513,6 +560,12 @@ def _sizes_vgg(run, data):
 
 
 TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it checks, ...)
+    "convcalc export examples/lenet5.yaml --to torch": Entry(_export_lenet5, json=None),
+    "convcalc export examples/resnet50.yaml --to torch > resnet50.py":
+        Entry(_export_resnet50, "a model with torchvision's counts", json=None),
+    "convcalc import tests.torch_models:lenet5 --input 1x32x32":
+        Entry(_torch_import_lenet5, "LeNet-5's modules as YAML rows", json=None,
+              needs="torch"),
     # written inline in the prose
     "convcalc check examples/unet.yaml --set H=572 --set W=572 --max-macs 200G":
         Entry(_check_unet_572),
@@ -592,8 +645,7 @@ def runs() -> dict[tuple[str, ...], Run]:
 
 def _param(text: str):
     entry = TABLE.get(text)
-    marks = [pytest.mark.xfail(strict=False, reason=entry.xfail)] if entry and entry.xfail \
-        else []
+    marks = []
     if entry and entry.needs:
         import importlib.util
 
