@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .errors import ConvcalcError, ExitStatus, SpecError
+from .errors import ConvcalcError, ExitStatus, Loc, SpecError
 
 app = typer.Typer(
     name="convcalc", add_completion=False, no_args_is_help=True,
@@ -339,8 +339,8 @@ def _emit(text: str, output: str | None) -> None:
     try:
         with open(output, "w", encoding="utf-8") as f:
             f.write(text)
-    except OSError as err:
-        raise SpecError(f"-o: cannot write {output}: {err.strerror or err}") from None
+    except OSError as err:  # located at the file, as convcalc import's -o
+        raise SpecError(f"cannot write: {err.strerror or err}", loc=_loc(output)) from None
 
 
 @app.command(help="A whole network from YAML: one row per leaf layer (path, op, shapes, "
@@ -490,6 +490,50 @@ def _picture(report, depth, format) -> str:
     if note is not None:
         print(note, file=sys.stderr)
     return text
+
+
+@app.command("import", help="A real model → a YAML network (SPEC §7): an ONNX file "
+                            "(needs the onnx extra: pip install 'convcalc[onnx]') or a "
+                            "PyTorch model package.module:callable traced with torch.fx on a "
+                            "zero input of --input (needs the torch extra). Layers are "
+                            "named after the model's module paths; residual and parallel "
+                            "structures where the graph has them; repeated blocks folded.\n\n"
+                            "Examples:\n\n"
+                            "  convcalc import model.onnx -o model.yaml\n\n"
+                            "  convcalc net model.onnx    (reads the ONNX file directly)\n\n"
+                            "  convcalc import tests.torch_models:resnet50 --input 3x224x224")
+def import_(
+    source: str = typer.Argument(..., help="an ONNX file (model.onnx) or a PyTorch model "
+                                 "(package.module:callable)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="write the YAML to "
+                                         "this file (default: standard output)."),
+    name: Optional[str] = typer.Option(None, "--name", help="the network's name (default: "
+                                       "the file's stem, or the callable's name)."),
+    input: Optional[str] = typer.Option(None, "--input", help="the input shape, channels "
+                                        "first: 3x224x224 (replaces an ONNX model's sizes; "
+                                        "required for a PyTorch model)."),
+) -> None:
+    from .importers import import_source
+
+    try:
+        override = parse_input_option(input)
+        text = import_source(source, name=name, input_shape=override)
+        if output is not None:
+            try:
+                with open(output, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            except OSError as err:
+                raise SpecError(f"cannot write: {err.strerror}", loc=_loc(output)) from None
+        else:
+            sys.stdout.write(text)
+    except ConvcalcError as err:
+        _fail(err)
+
+
+def _loc(path: str):
+    from .errors import Loc
+
+    return Loc(path)
 
 
 CHECK_FORMATS = ("text", "github", "json")
@@ -669,6 +713,41 @@ def _sizes_command(file, range_, near, axis, input, set_, format):
         print(sizes_json(result, lo, hi, valid, near, close))
     else:
         sys.stdout.write(sizes_table(result, net.name, lo, hi, valid, near, close))
+
+
+@app.command(help="A YAML network as plain PyTorch code: one self-contained file with one "
+                  "nn.Module class per YAML block, a top-level module named after the "
+                  "network, build() and INPUT_SHAPE. Every leaf layer's output shape, params "
+                  "and MACs equal its row of `convcalc net`.\n\n"
+                  "  convcalc export examples/resnet50.yaml --to torch -o resnet50.py")
+def export(
+    file: str = typer.Argument(..., help="network YAML; - reads standard input."),
+    to: str = typer.Option(..., "--to", help="target: torch."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="write the code to "
+                                         "this file (default: standard output)."),
+    input: Optional[str] = typer.Option(None, "--input", help="override the YAML input: "
+                                        "3x224x224."),
+    set_: List[str] = typer.Option([], "--set", help="bind a symbol or var: H=224 "
+                                   "(repeatable)."),
+) -> None:
+    from .exporters import export as export_code
+    from .spec import load
+    from .walk import walk
+
+    try:
+        sets, override = parse_sets(set_), parse_input_option(input)
+        net = load(file)
+        result = export_code(net, walk(net, input_override=override, sets=sets), to)
+    except ConvcalcError as err:
+        _fail(err)
+    if output is None:
+        sys.stdout.write(result.code)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(result.code)
+    except OSError as err:
+        _fail(SpecError(f"cannot write: {err.strerror}", loc=Loc(output)))
 
 
 @app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "

@@ -691,7 +691,11 @@ def maxpool(x: Shape, a: Args) -> Effect:
     return _pool("maxpool", x, a, a.d, lambda kk: kk - 1)
 
 
-@register("avgpool", POOL_K, POOL_S, POOL_P, CEIL, ranked=("avgpool",),
+@register("avgpool", POOL_K, POOL_S, POOL_P, CEIL,
+          Key("count_include_pad", "bool", True,
+              doc="divide by the whole window, padding included (PyTorch's default); "
+                  "changes no count"),
+          ranked=("avgpool",),
           summary="average pooling (PyTorch's ceil_mode clip rule)",
           shape=WINDOW_RULE_NO_D + CEIL_RULE,
           cost="FLOPs = prod(k) per output element (prod(k) - 1 adds, 1 divide)")

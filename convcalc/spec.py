@@ -492,6 +492,10 @@ EXPECT_KEYS = ("output", "params", "macs", "flops", "activations", "rf",
                "sizes",  # sizes: SPEC §6, the valid input sizes as a progression
                "peak_memory", "train_memory", "train_macs")  # SPEC §8
 MAX_TIMES = 100_000
+# a tensor name: a word, or dot-separated words after it, as module paths are (layer1.0.conv1;
+# SPEC §7 names imported layers after them); the first character is not a digit, so a name
+# never reads as a row's index
+_TENSOR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*\Z")
 
 
 @dataclass
@@ -539,7 +543,15 @@ STDIN_NAME = "<stdin>"  # its name in locations and reports
 def load(path: str) -> Network:
     if path == STDIN:
         return parse(read_stdin(), STDIN_NAME)
+    if is_onnx(path):  # SPEC §1: an .onnx file is read as if it had been imported
+        from .importers.onnx import onnx_yaml
+
+        return parse(onnx_yaml(path), path)
     return parse(read_text(path), path)
+
+
+def is_onnx(path: str) -> bool:
+    return path.lower().endswith(".onnx")
 
 
 def read_stdin() -> str:
@@ -675,7 +687,7 @@ def _item(y: Y) -> Item:
     for mod in ("name", "from"):
         value = y.value.get(mod)
         if value is not None and not (isinstance(value.value, str) and
-                                      value.value.isidentifier()):
+                                      _TENSOR_NAME.match(value.value)):
             raise SpecError(f"'{mod}' must be a tensor name", loc=value.loc)
     return item
 

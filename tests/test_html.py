@@ -219,7 +219,7 @@ def test_o_into_a_missing_directory(tmp_path, capsys, monkeypatch):
     code, out, err = cli(capsys, monkeypatch, "net", str(EXAMPLES / "lenet5.yaml"),
                          "-f", "html", "-o", str(target))
     assert (code, out) == (2, "")
-    assert err == f"error: -o: cannot write {target}: No such file or directory\n"
+    assert err == f"{target}: error: cannot write: No such file or directory\n"
 
 
 def test_diff_html(tmp_path, capsys, monkeypatch):

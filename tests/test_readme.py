@@ -17,6 +17,8 @@ runs on ``examples/*.yaml`` instead (the glob expanded by the test, as a shell w
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import math
 import os
@@ -131,6 +133,9 @@ def argv(command: str) -> list[str]:
     if words[:2] == ["python", "-m"] or words[:2] == ["python3", "-m"]:
         words = words[2:]
     assert words[0] == "convcalc", command
+    if ">" in words:  # `> file`: the test reads standard output instead of a file
+        i = words.index(">")
+        words = words[:i] + words[i + 2:]
     out = []
     for w in words[1:]:
         out += GLOBS.get(w, [w])
@@ -154,7 +159,8 @@ class Entry:
     comment: str = ""  # the README's comment on the command: what `check` verifies
     code: int = 0  # the documented exit status
     json: tuple[str, ...] | None = ("--format", "json")  # how to ask for JSON (None: no JSON)
-    xfail: str | None = None
+    needs: str | None = None  # an optional package the command needs (its extra): the check
+    # runs with the oracle tests, where CI installs the extras, and is skipped without it
 
 
 def conv_out(n, k, s=1, p=0, d=1):
@@ -402,6 +408,49 @@ def _resnet50_training(run, data):
     assert round(t["train_memory_bytes"] / 2**30, 2) == 1.49
 
 
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def _export_lenet5(run, data):
+    # the file is Python; LeNet-5's layers by PyTorch's conv rule: 1→6 k5, 6→16 k5, 16→120 k5
+    tree = ast.parse(run.out)
+    assert {"Lenet5", "build"} <= {n.name for n in tree.body if hasattr(n, "name")}
+    assert "INPUT_SHAPE = (1, 32, 32)" in run.out
+    for cin, cout in ((1, 6), (6, 16), (16, 120)):
+        assert f"nn.Conv2d({cin}, {cout}, 5)" in run.out
+    # 32 → 28 → 14 → 10 → 5 → 1: the flattened 120 feeds the first linear
+    assert conv_out(conv_out(conv_out(32, 5) // 2, 5) // 2, 5) == 1
+    assert "nn.Linear(120, 84)" in run.out
+
+
+def _export_resnet50(run, data):
+    # "a model with torchvision's counts": 25,557,032 parameters (REFERENCE.md, torchvision's
+    # model table); built with torch when it is installed
+    assert "class Bottleneck(nn.Module):" in run.out and "class BottleneckDown" in run.out
+    if not HAVE_TORCH:
+        return
+    namespace: dict = {}
+    exec(compile(run.out, "resnet50.py", "exec"), namespace)  # the exported code
+    import torch
+
+    with torch.device("meta"):
+        model = namespace["build"]()
+    assert sum(p.numel() for p in model.parameters()) == 25_557_032
+
+
+def _torch_import_lenet5(run, data):
+    # LeNet-5 (tests/torch_models.py) as YAML rows: its params by the conv and linear rules
+    from convcalc.spec import parse
+    from convcalc.walk import walk
+
+    report = walk(parse(run.out, "lenet5.yaml"))
+    assert [r.op for r in report.rows if r.op in ("conv", "linear")] == ["conv"] * 3 + \
+        ["linear"] * 2
+    want = (conv_params(1, 6, (5, 5)) + conv_params(6, 16, (5, 5)) + conv_params(16, 120, (5, 5))
+            + 120 * 84 + 84 + 84 * 10 + 10)
+    assert report.totals["params"] == want == 61_706
+
+
 def _ops_conventions(run, data):
     # the full statement: every clause of the conventions, one per line
     from convcalc.core import CONVENTIONS
@@ -480,6 +529,37 @@ def _diff_html(run, data):
     grouped = [i for i, r in enumerate(new["rows"]) if "g=32" in r[1]]
     assert len(grouped) == 3 + 4 + 6 + 3
     assert all(new["marks"].get(str(i)) == "changed" for i in grouped)
+# LeNet-5 (examples/lenet5.onnx, LeCun et al.'s C1…output), by the conv and linear rules
+LENET_PARAMS = (6 * (1 * 5 * 5 + 1) + 16 * (6 * 5 * 5 + 1) + 120 * (16 * 5 * 5 + 1)
+                + 84 * (120 + 1) + 10 * (84 + 1))
+LENET_MACS = (6 * 1 * 25 * 28 * 28 + 16 * 6 * 25 * 10 * 10 + 120 * 16 * 25 * 1 * 1
+              + 120 * 84 + 84 * 10)
+
+
+def _import_lenet5(run, data):
+    # the YAML printed walks to LeNet-5: names from the module, C1…output; the counts
+    from convcalc.spec import parse
+    from convcalc.walk import walk
+
+    report = walk(parse(run.out, "lenet5.yaml"))
+    assert [r.name for r in report.rows] == ["c1", "act1", "s2", "c3", "act3", "s4", "c5",
+                                             "act5", "flatten", "f6", "act6", "output"]
+    assert report.totals["params"] == LENET_PARAMS and report.totals["macs"] == LENET_MACS
+    assert report.output.dims == (10,)
+
+
+def _net_lenet5_onnx(run, data):
+    assert data["totals"]["params"] == LENET_PARAMS == 61706
+    assert data["totals"]["macs"] == LENET_MACS == 416520
+    assert data["output"] == [10]
+
+
+def _check_lenet5_budget(run, data):
+    (f,) = data["files"]
+    assert f["status"] == "failed" and LENET_PARAMS > 60 * 10**3
+    assert run.out.splitlines()[-1] == "1 file, 1 failed"
+
+
 def unet_output(n: int) -> int | None:
     """U-Net (examples/unet.yaml) at n×n by PyTorch's formulas, or None where it does not run:
     valid 3×3 conv n - 2, 2×2 pool floor(n/2), 2×2 stride-2 up-conv (x - 1)*2 + 2 = 2x, and
@@ -549,6 +629,12 @@ def _sizes_vgg(run, data):
 
 
 TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it checks, ...)
+    "convcalc export examples/lenet5.yaml --to torch": Entry(_export_lenet5, json=None),
+    "convcalc export examples/resnet50.yaml --to torch > resnet50.py":
+        Entry(_export_resnet50, "a model with torchvision's counts", json=None),
+    "convcalc import tests.torch_models:lenet5 --input 1x32x32":
+        Entry(_torch_import_lenet5, "LeNet-5's modules as YAML rows", json=None,
+              needs="torch"),
     # written inline in the prose
     "convcalc check examples/unet.yaml --set H=572 --set W=572 --max-macs 200G":
         Entry(_check_unet_572),
@@ -608,6 +694,12 @@ TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it ch
     "convcalc sizes examples/vgg16.yaml --range 1..64": Entry(_sizes_vgg, "every n ≥ 32"),
     # the GitHub Actions step, on examples/*.yaml: some examples are over 5G MACs → exit 1
     "convcalc check --format github --max-macs 5G models/*.yaml": Entry(_github_budget, code=1),
+    # Import from ONNX (the onnx extra)
+    "convcalc import examples/lenet5.onnx": Entry(_import_lenet5, json=None, needs="onnx"),
+    "convcalc net examples/lenet5.onnx": Entry(_net_lenet5_onnx, "61,706 params, 416,520 MACs",
+                                               needs="onnx"),
+    "convcalc check examples/lenet5.onnx --max-params 60k":
+        Entry(_check_lenet5_budget, "over budget: exit 1", code=1, needs="onnx"),
 }
 
 
@@ -631,8 +723,13 @@ def runs() -> dict[tuple[str, ...], Run]:
 
 def _param(text: str):
     entry = TABLE.get(text)
-    marks = [pytest.mark.xfail(strict=False, reason=entry.xfail)] if entry and entry.xfail \
-        else []
+    marks = []
+    if entry and entry.needs:
+        import importlib.util
+
+        marks += [pytest.mark.oracle, pytest.mark.skipif(
+            importlib.util.find_spec(entry.needs) is None,
+            reason=f"needs {entry.needs} (pip install '.[{entry.needs}]'; CI's oracle run)")]
     return pytest.param(text, marks=marks, id=text)
 
 
