@@ -327,7 +327,20 @@ def _layer(type_, n, k, s, p, d, g, op, cin, cout, ceil, bias, out, arg, format,
         render.print_layer(report, mem)
 
 
-NET_FORMATS = ("table", "json", "csv", "markdown")
+NET_FORMATS = ("table", "json", "csv", "markdown", "html", "mermaid", "dot")
+OUTPUT_HELP = "write the report to FILE instead of standard output (any format but table)."
+
+
+def _emit(text: str, output: str | None) -> None:
+    """A rendered report to standard output, or to ``-o FILE``."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as err:  # located at the file, as convcalc import's -o
+        raise SpecError(f"cannot write: {err.strerror or err}", loc=_loc(output)) from None
 
 
 @app.command(help="A whole network from YAML: one row per leaf layer (path, op, shapes, "
@@ -336,7 +349,9 @@ NET_FORMATS = ("table", "json", "csv", "markdown")
                   "Examples:\n\n"
                   "  convcalc net examples/vgg16.yaml\n\n"
                   "  convcalc net examples/resnet50.yaml --depth 1 --format markdown\n\n"
-                  "  convcalc net examples/unet.yaml --set H=572 --set W=572")
+                  "  convcalc net examples/unet.yaml --set H=572 --set W=572\n\n"
+                  "  convcalc net examples/resnet50.yaml --format html -o resnet50.html\n\n"
+                  "  convcalc net examples/resnet50.yaml --format mermaid --depth 1")
 def net(
     file: str = typer.Argument(..., help="network YAML (format: README, SPEC §2); - reads "
                                "standard input."),
@@ -349,8 +364,10 @@ def net(
                               "sample)."),
     depth: Optional[int] = typer.Option(None, "--depth", help="collapse blocks nested deeper "
                                         "than N into one row each (0 = top-level items)."),
-    format: str = typer.Option("table", "--format", "-f", help="table, json, csv or "
-                               "markdown."),
+    format: str = typer.Option("table", "--format", "-f", help="table, json, csv, "
+                               "markdown, html (a self-contained page), mermaid or dot "
+                               "(diagrams)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
     dtype: str = typer.Option("fp32", "--dtype", help=DTYPE_HELP),
     training: bool = typer.Option(False, "--training", help=TRAINING_HELP),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help=OPTIMIZER_HELP),
@@ -359,7 +376,7 @@ def net(
 ) -> None:
     try:
         options = _memory_options(dtype, optimizer, training)
-        _net(file, input, set_, batch, depth, format, options, training, fit)
+        _net(file, input, set_, batch, depth, format, options, training, fit, output)
     except ConvcalcError as err:
         _fail(err)
 
@@ -393,7 +410,8 @@ def parse_input_option(text: str | None) -> list | None:
     return override
 
 
-def _net(file, input, set_, batch, depth, format, options=None, training=False, fit=None):
+def _net(file, input, set_, batch, depth, format, options=None, training=False, fit=None,
+         output=None):
     from . import memory, render
     from .spec import load
     from .walk import collapse, walk
@@ -404,6 +422,9 @@ def _net(file, input, set_, batch, depth, format, options=None, training=False, 
         raise SpecError(f"--batch must be positive, got {batch}")
     if depth is not None and depth < 0:
         raise SpecError(f"--depth must be 0 or more, got {depth}")
+    if output is not None and format == "table":
+        raise SpecError("-o writes a file in another format than table",
+                        hint="add --format html (or json, csv, markdown, mermaid, dot)")
     options = options or {"dtype": "fp32", "optimizer": "adam"}
     budget = None
     if fit is not None:
@@ -428,10 +449,23 @@ def _net(file, input, set_, batch, depth, format, options=None, training=False, 
         print(render.fit_output(at(1), budget, answer, options, format))
         return
     report = walk(net, input_override=override, sets=sets, batch=batch)
+    if format in ("mermaid", "dot"):
+        _emit(_picture(report, depth, format), output)
+        return
     mem = memory.analyse(report, training=training, **options)
+    if format == "html":
+        from .render.html import net_html
+
+        _emit(net_html(report, depth, mem), output)
+        return
     rows = report.rows if depth is None else collapse(report, depth)
     mem_rows = mem.rows if depth is None else memory.collapse_rows(report, mem, depth)
-    if format == "json":
+    if output is not None:
+        text = (render.net_json(report, rows, mem, mem_rows) + "\n" if format == "json" else
+                render.net_csv(report, rows, mem, mem_rows) if format == "csv" else
+                render.net_markdown(report, rows, mem, mem_rows))
+        _emit(text, output)
+    elif format == "json":
         print(render.net_json(report, rows, mem, mem_rows))
     elif format == "csv":
         sys.stdout.write(render.net_csv(report, rows, mem, mem_rows))
@@ -444,6 +478,18 @@ def _net(file, input, set_, batch, depth, format, options=None, training=False, 
 
             valid = symbol_rules(net, input_override=override, sets=sets)
         render.print_net(report, rows, valid, mem, mem_rows)
+
+
+def _picture(report, depth, format) -> str:
+    """A diagram of ``report`` (``--depth``: blocks collapsed beyond it)."""
+    from .render import diagram
+
+    if format == "dot":
+        return diagram.dot(report, depth)
+    text, note = diagram.mermaid_with_note(report, depth)
+    if note is not None:
+        print(note, file=sys.stderr)
+    return text
 
 
 @app.command("import", help="A real model → a YAML network (SPEC §7): an ONNX file "
@@ -564,7 +610,9 @@ def check(
 def diff(
     old: str = typer.Argument(..., help="the old network YAML."),
     new: str = typer.Argument(..., help="the new network YAML."),
-    format: str = typer.Option("table", "--format", "-f", help="table, markdown or json."),
+    format: str = typer.Option("table", "--format", "-f", help="table, markdown, json or "
+                               "html (both versions drawn, changes highlighted)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="compare the memory totals "
                                         "too, at these bytes per element: fp32, fp16, "
                                         "bf16, fp64 or int8."),
@@ -579,8 +627,11 @@ def diff(
     from .walk import walk
 
     try:
-        if format not in ("table", "markdown", "json"):
-            raise SpecError(f"--format must be table, markdown or json, got {format!r}")
+        if format not in ("table", "markdown", "json", "html"):
+            raise SpecError(f"--format must be table, markdown, json or html, got {format!r}")
+        if output is not None and format == "table":
+            raise SpecError("-o writes a file in another format than table",
+                            hint="add --format html (or markdown, json)")
         options = _memory_options(dtype or "fp32", optimizer, training)
         if old == new == STDIN:
             raise SpecError("standard input ('-') can be read once", hint="give '-' once")
@@ -588,9 +639,17 @@ def diff(
         d = diff_reports(a, b)
         mems = tuple(memory.analyse(r, training=training, **options) for r in (a, b)) \
             if training or dtype is not None else None
+        if format == "html":
+            from .render.html import diff_html
+
+            _emit(diff_html(d, mems), output)
+            return
+        text = render.diff_output(d, format, mems)
+        if text is not None and output is not None:
+            _emit(text, output)
+            return
     except ConvcalcError as err:
         _fail(err)
-    text = render.diff_output(d, format, mems)
     if text is not None:
         sys.stdout.write(text)
 

@@ -78,7 +78,7 @@ BAD_OPTIONS = {
                                       "{file}"),
     "batch": (["--batch", "0"], "error: --batch must be positive, got 0"),
     "format": (["--format", "xml"], "error: --format must be one of table, json, csv, "
-                                    "markdown, got 'xml'"),
+                                    "markdown, html, mermaid, dot, got 'xml'"),
     "depth": (["--depth", "-1"], "error: --depth must be 0 or more, got -1"),
     # a command-line mistake, not the YAML's: no file:line:col pointing into the file
     "input-size": (["--input", "3x0x8"], "error: --input: sizes must be positive, got 0 "

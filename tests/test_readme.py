@@ -460,6 +460,75 @@ def _ops_conventions(run, data):
         assert f"- {clause}" in lines, clause
 
 
+# -- the pictures: commands that write a file (-o) are checked on that file, then it is removed
+
+def _written(name: str) -> str:
+    path = ROOT / name
+    try:
+        return path.read_text(encoding="utf-8")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _page_data(html: str, key: str) -> dict:
+    (text,) = re.findall(rf'<script type="application/json" id="data-{key}">(.*?)</script>',
+                         html, re.S)
+    return json.loads(text)
+
+
+def _unet_html(run, data):
+    # "the U-Net page, its skips nested": four crops, each reading the last layer of the
+    # encoder level it names, with that level's shape on the edge (572 shrinks by 4 per double
+    # conv and halves per pool: 568, 280, 136, 64); the page ends at 572 - 184 = 388
+    html = _written("unet.html")
+    assert run.out == "" and html.startswith("<!DOCTYPE html>")
+    d = _page_data(html, "net")
+    paths = [r[0] for r in d["rows"]]
+    sizes, n = [], 572
+    for level in range(4):
+        n = conv_out(conv_out(n, 3), 3)
+        sizes.append(n)
+        n = conv_out(n, 2, s=2)
+    assert sizes == [568, 280, 136, 64]
+    crops = [r for r in d["rows"] if r[1].startswith("crop")]
+    assert len(crops) == 4
+    for crop, level in zip(crops, (4, 3, 2, 1)):
+        (src,) = crop[5]
+        assert paths[src] == f"enc{level}.3"  # the relu ending double_conv
+        assert d["rows"][src][3] == f"{64 * 2 ** (level - 1)}×{sizes[level - 1]}×{sizes[level - 1]}"
+    assert d["output"] == f"2×{572 - 184}×{572 - 184}"
+    assert all(f'data-path="{p}"' in html for p in paths)
+
+
+def _resnet_mermaid(run, data):
+    # "16 bottlenecks, each one node": torchvision's ResNet-50 has 3 + 4 + 6 + 3 bottleneck
+    # blocks; at --depth 1 each residual is one [[…]] node inside its block's subgraph
+    lines = run.out.splitlines()
+    assert lines[0] == "flowchart TD"
+    boxed = [line for line in lines if re.match(r'\s*n\d+\[\["', line)]
+    assert len(boxed) == 3 + 4 + 6 + 3 == 16
+    assert all(" · residual<br/>" in line for line in boxed)
+    assert sum(line.strip().startswith("subgraph ") for line in lines) == 16
+    assert len(run.out) <= 50_000 and run.out.count("-->") <= 500  # GitHub renders it
+
+
+def _resnet_dot(run, data):
+    # "every layer, for Graphviz": a stem of 4 (conv, bn, relu, maxpool), 16 bottlenecks of
+    # 8 body layers + add + relu, 4 projection shortcuts of conv + bn, then gap, flatten, fc
+    text = _written("resnet50.dot")
+    assert run.out == "" and text.startswith("digraph convcalc {")
+    nodes = re.findall(r"^\s*n\d+ \[label=", text, re.M)
+    assert len(nodes) == 4 + 16 * (8 + 2) + 4 * 2 + 3 == 175
+
+
+def _diff_html(run, data):
+    # "the grouped convs marked": ResNeXt-50 (32×4d) replaces each bottleneck's 3×3 conv by
+    # a grouped one (g = 32) — 16 of them — and every one is outlined as changed
+    html = _written("diff.html")
+    new = _page_data(html, "new")
+    grouped = [i for i, r in enumerate(new["rows"]) if "g=32" in r[1]]
+    assert len(grouped) == 3 + 4 + 6 + 3
+    assert all(new["marks"].get(str(i)) == "changed" for i in grouped)
 # LeNet-5 (examples/lenet5.onnx, LeCun et al.'s C1…output), by the conv and linear rules
 LENET_PARAMS = (6 * (1 * 5 * 5 + 1) + 16 * (6 * 5 * 5 + 1) + 120 * (16 * 5 * 5 + 1)
                 + 84 * (120 + 1) + 10 * (84 + 1))
@@ -606,6 +675,15 @@ TABLE: dict[str, Entry] = {  # README command → Entry(check, the comment it ch
     "convcalc layer -t adaptive_avgpool -a out=7 --n 13 --cin 256": Entry(_adaptive),
     "convcalc layer -t upsample -a scale=2 -a mode=bilinear --n 28 --cin 64": Entry(_upsample),
     "convcalc layer -t linear --cin 3 --cout 2": Entry(_linear, "6 MACs, 12 FLOPs"),
+    # the pictures (README "Pictures")
+    "convcalc net examples/unet.yaml --set H=572 --set W=572 --format html -o unet.html":
+        Entry(_unet_html, "the U-Net page, its skips nested", json=None),
+    "convcalc net examples/resnet50.yaml --format mermaid --depth 1":
+        Entry(_resnet_mermaid, "16 bottlenecks, each one node", json=None),
+    "convcalc net examples/resnet50.yaml --format dot -o resnet50.dot":
+        Entry(_resnet_dot, "every layer, for Graphviz", json=None),
+    "convcalc diff examples/resnet50.yaml examples/resnext50_32x4d.yaml --format html -o "
+    "diff.html": Entry(_diff_html, "the grouped convs marked", json=None),
     "convcalc sizes examples/unet.yaml":
         Entry(_sizes_unet, "n = 16·m + 124, m ≥ 4 (188, 204, 220, …)"),
     "convcalc sizes examples/unet.yaml --near 224":
