@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.oracle, pytest.mark.filterwarnings("ignore::UserWarnin
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))
 # sizes for the symbolic examples: the smallest ones they accept (U-Net: 16·m + 124, m ≥ 4)
-SETS = {"unet": {"H": 188, "W": 204}, "tcn": {"T": 64}}
+SETS = {"unet": {"H": 188, "W": 204}, "unet_padded": {"H": 64, "W": 80}, "tcn": {"T": 64}}
 MERGES = ("add", "concat", "mul")
 
 
