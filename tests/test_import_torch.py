@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-graph = pytest.importorskip("convcalc.importers.graph")  # the shared form (ONNX helper's)
+
 
 from convcalc import ops  # noqa: E402
+from convcalc.importers import graph  # noqa: E402
 from convcalc.core import Shape  # noqa: E402
 from convcalc.errors import ConvcalcError  # noqa: E402
 from convcalc.importers import torch as importer  # noqa: E402
