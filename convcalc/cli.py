@@ -18,10 +18,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False, rich_markup_mode=None,
     help="Shapes, parameters, MACs/FLOPs and receptive fields of convolutional networks — "
          "exact, framework-free, conventions stated.\n\n"
-         "  convcalc layer --k 3 --s 2 --p 1 --n 224      one layer\n\n"
-         "  convcalc net examples/vgg16.yaml               a whole network from YAML\n\n"
-         "  convcalc check examples/*.yaml                 CI gate over architecture YAMLs\n\n"
-         "  convcalc ops                                   every op, its keys and formulas")
+         "\b\n"
+         "  convcalc layer --k 3 --s 2 --p 1 --n 224     one layer\n"
+         "  convcalc net examples/vgg16.yaml              a network (YAML or .onnx)\n"
+         "  convcalc net FILE --training --batch 64       memory and training cost\n"
+         "  convcalc sizes examples/unet.yaml             the valid input sizes\n"
+         "  convcalc net FILE --format html -o r.html     a report to look at\n"
+         "  convcalc import model.onnx -o model.yaml      a real model as YAML\n"
+         "  convcalc export FILE --to torch -o model.py   YAML as PyTorch code\n"
+         "  convcalc check examples/*.yaml                CI gate over YAMLs\n"
+         "  convcalc ops                                  every op and formula")
 
 INTERNAL_ERROR = 3  # a bug in convcalc, not the user's input
 

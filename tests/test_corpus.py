@@ -244,12 +244,30 @@ class Run:
     peak_rss: int  # bytes: this process's own maximum resident set size
 
 
+# The child runs convcalc as ``python -m convcalc`` would, then writes its own high-water
+# resident size (VmHWM, this process's memory since exec) to the file named first. The
+# kernel's ru_maxrss cannot serve: it also counts the pages the child inherited at fork from
+# this test process, which is hundreds of MB once torch has been imported by other tests.
+_LAUNCH = """\
+import atexit, runpy, sys
+hwm_file = sys.argv[1]
+def _report():
+    with open("/proc/self/status") as status, open(hwm_file, "w") as out:
+        out.write(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+atexit.register(_report)
+sys.argv = ["convcalc", *sys.argv[2:]]
+runpy.run_module("convcalc", run_name="__main__", alter_sys=True)
+"""
+
+
 def run_convcalc(*args: str, cwd: Path) -> Run:
-    """``python -m convcalc ARGS`` under the memory limit and the timeout; reaped with
-    ``wait4`` so that its own peak memory is known."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """``python -m convcalc ARGS`` under the memory limit and the timeout; its peak resident
+    size is its own report (``_LAUNCH``), or, if it died before reporting, ``ru_maxrss``."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as tmp:
+        hwm_file = os.path.join(tmp, "hwm")
         start = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "convcalc", *args], stdout=out,
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, hwm_file, *args], stdout=out,
                                 stderr=err, cwd=cwd, preexec_fn=_limit_memory,
                                 env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
         timer = threading.Timer(TIMEOUT, proc.kill)
@@ -262,9 +280,13 @@ def run_convcalc(*args: str, cwd: Path) -> Run:
         seconds = time.monotonic() - start
         out.seek(0)
         err.seek(0)
+        try:
+            with open(hwm_file) as fh:
+                peak = int(fh.read()) * 1024  # kB
+        except (OSError, ValueError):
+            peak = usage.ru_maxrss * 1024  # kB on Linux
         return Run(proc.returncode, out.read().decode("utf-8", "replace"),
-                   err.read().decode("utf-8", "replace"), seconds,
-                   usage.ru_maxrss * 1024)  # kB on Linux
+                   err.read().decode("utf-8", "replace"), seconds, peak)
 
 
 @pytest.fixture(scope="session")
