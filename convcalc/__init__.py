@@ -1,6 +1,6 @@
 """convcalc: exact shape and cost arithmetic for convolutional networks, without a framework."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from .core import CONVENTIONS, RF, Effect, Shape  # noqa: E402
 from .errors import ConvcalcError, Loc, ShapeError, SpecError  # noqa: E402
