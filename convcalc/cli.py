@@ -346,7 +346,7 @@ def _emit(text: str, output: str | None) -> None:
         with open(output, "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as err:  # located at the file, as convcalc import's -o
-        raise SpecError(f"cannot write: {err.strerror or err}", loc=_loc(output)) from None
+        raise SpecError(f"cannot write: {err.strerror or err}", loc=Loc(output)) from None
 
 
 @app.command(help="A whole network from YAML: one row per leaf layer (path, op, shapes, "
@@ -523,23 +523,9 @@ def import_(
 
     try:
         override = parse_input_option(input)
-        text = import_source(source, name=name, input_shape=override)
-        if output is not None:
-            try:
-                with open(output, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-            except OSError as err:
-                raise SpecError(f"cannot write: {err.strerror}", loc=_loc(output)) from None
-        else:
-            sys.stdout.write(text)
+        _emit(import_source(source, name=name, input_shape=override), output)
     except ConvcalcError as err:
         _fail(err)
-
-
-def _loc(path: str):
-    from .errors import Loc
-
-    return Loc(path)
 
 
 CHECK_FORMATS = ("text", "github", "json")
@@ -744,16 +730,9 @@ def export(
         sets, override = parse_sets(set_), parse_input_option(input)
         net = load(file)
         result = export_code(net, walk(net, input_override=override, sets=sets), to)
+        _emit(result.code, output)
     except ConvcalcError as err:
         _fail(err)
-    if output is None:
-        sys.stdout.write(result.code)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(result.code)
-    except OSError as err:
-        _fail(SpecError(f"cannot write: {err.strerror}", loc=Loc(output)))
 
 
 @app.command(help="The op catalog: every op, its keys with defaults, its shape and cost "
