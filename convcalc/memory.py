@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from .dims import is_symbolic, total
 from .errors import ShapeError
-from .walk import INPUT, Report, Row
+from .walk import INPUT, Report, Row, groups
 
 # bytes per element of activations and params (SPEC §8)
 DTYPES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8, "int8": 1}
@@ -470,31 +470,16 @@ def collapse_rows(report: Report, mem: Memory, depth: int) -> tuple[RowMemory, .
     """``mem.rows`` grouped as :func:`convcalc.walk.collapse` groups the report's rows: a group
     is live at the most its rows are, and saves and costs what they add up to."""
     out: list[RowMemory] = []
-    group: list[RowMemory] = []
-    key = None
-
-    def flush():
-        if not group:
-            return
+    for key, rows in groups(report, depth):
+        group = [mem.rows[r.index] for r in rows]
+        if key is None:
+            out.append(group[0])
+            continue
         lives = [g.live_bytes for g in group]
         live = None if any(v is None or is_symbolic(v) for v in lives) else max(lives)
         out.append(RowMemory(live,
                              None if not mem.training else _sum([g.saved_bytes for g in group]),
                              None if not mem.training else _sum([g.train_macs for g in group])))
-        group.clear()
-
-    for row, m in zip(report.rows, mem.rows):
-        k = row.ancestors[depth] if len(row.ancestors) > depth else None
-        if k is None:
-            flush()
-            key = None
-            out.append(m)
-            continue
-        if k != key:
-            flush()
-            key = k
-        group.append(m)
-    flush()
     return tuple(out)
 
 

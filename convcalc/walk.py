@@ -671,48 +671,44 @@ def _names_in(text: str) -> set[str]:
     return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
 
 
+def groups(report: Report, depth: int) -> list[tuple[tuple[str, str] | None, list[Row]]]:
+    """The rows in runs: ``(None, [row])`` for a row nested at most ``depth`` deep, and
+    ``((path, what), rows)`` for the consecutive rows inside one enclosing item at ``depth``.
+    :func:`collapse` and ``memory.collapse_rows`` both group by it."""
+    out: list[tuple[tuple[str, str] | None, list[Row]]] = []
+    for row in report.rows:
+        k = row.ancestors[depth] if len(row.ancestors) > depth else None
+        if k is not None and out and out[-1][0] == k:
+            out[-1][1].append(row)
+        else:
+            out.append((k, [row]))
+    return out
+
+
 def collapse(report: Report, depth: int) -> tuple[Row, ...]:
     """Rows nested deeper than ``depth`` become one row per enclosing item at that depth; the
     data-flow edges follow (a group reads what its rows read from outside the group)."""
     out: list[Row] = []
-    group: list[Row] = []
     where: dict[int, int] = {INPUT: INPUT}  # row index → collapsed row index
-    key = None
-
-    def outside(rows) -> tuple[int, ...]:
-        inside = {r.index for r in rows}
-        return tuple(dict.fromkeys(where[s] for r in rows for s in r.reads
-                                   if s not in inside))
-
-    def flush():
-        if not group:
-            return
-        first, last = group[0], group[-1]
-        path, what = first.ancestors[depth]
-        total = lambda attr: None if any(getattr(r, attr) is None for r in group) \
-            else sum(getattr(r, attr) for r in group)
-        reads = outside(group)
-        for r in group:
-            where[r.index] = len(out)
-        out.append(Row(len(out), path, None, what, first.input, last.output,
-                       total("params"), total("macs"), total("flops"), last.rf, first.loc,
-                       (), first.ancestors[:depth], first.batch, (), reads))
-        group.clear()
-
-    for row in report.rows:
-        k = row.ancestors[depth] if len(row.ancestors) > depth else None
-        if k is None:
-            flush()
-            key = None
+    for key, group in groups(report, depth):
+        if key is None:
+            row = group[0]
             reads = tuple(where[s] for s in row.reads)
             where[row.index] = len(out)
             out.append(Row(len(out), row.path, row.name, row.op, row.input, row.output,
                            row.params, row.macs, row.flops, row.rf, row.loc, row.parts,
                            row.ancestors, row.batch, row.args, reads))
             continue
-        if k != key:
-            flush()
-            key = k
-        group.append(row)
-    flush()
+        first, last = group[0], group[-1]
+        inside = {r.index for r in group}
+        # a group reads what its rows read from outside it
+        reads = tuple(dict.fromkeys(where[s] for r in group for s in r.reads
+                                    if s not in inside))
+        total = lambda attr: None if any(getattr(r, attr) is None for r in group) \
+            else sum(getattr(r, attr) for r in group)
+        for r in group:
+            where[r.index] = len(out)
+        out.append(Row(len(out), key[0], None, key[1], first.input, last.output,
+                       total("params"), total("macs"), total("flops"), last.rf, first.loc,
+                       (), first.ancestors[:depth], first.batch, (), reads))
     return tuple(out)
