@@ -74,19 +74,26 @@ def quantity(value: Any, loc: Loc | None, what: str) -> int:
                             f"too large", loc=loc)
         m = _QTY.match(value)
         if m:
-            try:
-                with localcontext() as ctx:
-                    ctx.prec = 100  # exact: the default 28 digits would round silently
-                    number = Decimal(m.group(1)) * SI[m.group(2)]
-            except InvalidOperation:
-                number = None
-            if number is not None and number == number.to_integral_value():
-                if number > MAX_INT:
-                    raise SpecError(f"{what}: {value!r} is too large", loc=loc)
-                return int(number)
-            raise SpecError(f"{what}: {value!r} is not a whole number", loc=loc)
+            return _scaled(value, m.group(1), SI[m.group(2)], loc, what, "a whole number")
     raise SpecError(f"{what}: expected an integer or a string like 2G or 3.5M, got "
                     f"{shown(value)}", loc=loc, hint="SI suffixes: k, M, G, T")
+
+
+def _scaled(text: str, digits: str, scale: int, loc: Loc | None, what: str,
+            whole: str) -> int:
+    """``digits × scale`` exactly (``2.5`` and 10**9 for ``2.5G``): a whole number, at most
+    MAX_INT, or a located error saying which it is not."""
+    try:
+        with localcontext() as ctx:
+            ctx.prec = 100  # exact: the default 28 digits would round silently
+            number = Decimal(digits) * scale
+    except InvalidOperation:
+        number = None
+    if number is not None and number == number.to_integral_value():
+        if number > MAX_INT:
+            raise SpecError(f"{what}: {text!r} is too large", loc=loc)
+        return int(number)
+    raise SpecError(f"{what}: {text!r} is not {whole}", loc=loc)
 
 
 def byte_size(value: Any, loc: Loc | None, what: str) -> int:
@@ -104,14 +111,8 @@ def byte_size(value: Any, loc: Loc | None, what: str) -> int:
     if isinstance(value, str) and len(value) <= 40:
         m = _BYTES.match(value)
         if m and (m.group(2) or "") in BYTE_UNITS:
-            with localcontext() as ctx:
-                ctx.prec = 100
-                number = Decimal(m.group(1)) * BYTE_UNITS[m.group(2) or ""]
-            if number == number.to_integral_value():
-                if number > MAX_INT:
-                    raise SpecError(f"{what}: {value!r} is too large", loc=loc)
-                return int(number)
-            raise SpecError(f"{what}: {value!r} is not a whole number of bytes", loc=loc)
+            return _scaled(value, m.group(1), BYTE_UNITS[m.group(2) or ""], loc, what,
+                           "a whole number of bytes")
     raise SpecError(f"{what}: expected a size in bytes, got {shown(value)}", loc=loc,
                     hint=BYTE_HINT)
 
