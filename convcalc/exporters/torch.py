@@ -739,17 +739,7 @@ class _Leaf:
             k, s = self.const("k"), self.const("s")
             pads = self.const_pads([ops._pads(op, a["p"], a["k"], (1,) * r, a["s"])
                                     for a in self.norm])
-            convs, c = [], cin
-            for axis in range(r):
-                only = lambda v, other: _axes_tuple(v if i == axis else other for i in range(r))
-                lo, hi = pads[axis]
-                if lo != hi:
-                    convs.append(self.pad_axis(axis, lo, hi))
-                    lo = 0
-                convs.append(f"nn.Conv{r}d({c}, {out}, {only(k[axis], 1)}"
-                             f"{self.kw(stride=only(s[axis], 1) if s[axis] != 1 else None)}"
-                             f"{self.kw(padding=only(lo, 0) if lo else None, bias=bias)})")
-                c = _fold(out)
+            convs = self.axis_convs(cin, out, _fold(out), k, pads, bias, strides=s)
             return f"nn.Sequential({', '.join(convs)})", _fold(out)
         if op == "flatconv":
             k = self.const("k")
@@ -758,15 +748,7 @@ class _Leaf:
                                     for a in self.norm])
             cout = _fold(out)
             convs = [f"nn.Conv{r}d({cin}, {cout}, 1{self.kw(bias=bias)})"]
-            for axis in range(r):
-                only = lambda v, other: _axes_tuple(v if i == axis else other for i in range(r))
-                lo, hi = pads[axis]
-                if lo != hi:
-                    convs.append(self.pad_axis(axis, lo, hi))
-                    lo = 0
-                convs.append(f"nn.Conv{r}d({cout}, {cout}, {only(k[axis], 1)}"
-                             f"{self.kw(padding=only(lo, 0) if lo else None)}"
-                             f"{self.kw(groups=_text(cout), bias=bias)})")
+            convs += self.axis_convs(cout, cout, cout, k, pads, bias, groups=_text(cout))
             return f"nn.Sequential({', '.join(convs)})", cout
         if op == "deconv":
             p, pre = self.padding(modes=False)
@@ -902,6 +884,25 @@ class _Leaf:
                 lo = hi = self.gen.value_src(e, names)[0]
             pairs.append((lo, hi))
         return pairs
+
+    def axis_convs(self, cin, out, cout, k, pads, bias, strides=None, groups=None) -> list:
+        """One conv per axis, each with a kernel only along its axis (spatial_sepconv's
+        k×1 then 1×k, flatconv's depthwise lines): ``cin`` → ``out`` channels first, then
+        ``cout`` → ``out``; an uneven padding pair becomes an explicit pad before its conv."""
+        r = self.rank
+        convs, c = [], cin
+        for axis in range(r):
+            only = lambda v, other: _axes_tuple(v if i == axis else other for i in range(r))
+            lo, hi = pads[axis]
+            if lo != hi:
+                convs.append(self.pad_axis(axis, lo, hi))
+                lo = 0
+            stride = only(strides[axis], 1) if strides and strides[axis] != 1 else None
+            convs.append(f"nn.Conv{r}d({c}, {out}, {only(k[axis], 1)}"
+                         f"{self.kw(stride=stride, padding=only(lo, 0) if lo else None)}"
+                         f"{self.kw(groups=groups, bias=bias)})")
+            c = cout
+        return convs
 
     def pad_axis(self, axis: int, lo: int, hi: int) -> str:
         pairs = [(lo, hi) if i == axis else (0, 0) for i in range(self.rank)]
