@@ -23,7 +23,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-
 from convcalc import ops  # noqa: E402
 from convcalc.importers import graph  # noqa: E402
 from convcalc.core import Shape  # noqa: E402
